@@ -1,0 +1,189 @@
+"""The data path's view of a stripe: segment in, k + m framed pieces out, and back.
+
+Writing a segment: erasure-encode it, seal each fragment with the stream's data
+key (when the stream is encrypted), frame each sealed fragment. Reading reverses
+that, piece by piece: verify the frame, open the seal, and either slice the data
+fragments (systematic backends, all data pieces good) or decode from any k good
+pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from erasure.codec import ErasureCodec
+from erasure.errors import NotEnoughFragments, PieceCorrupt
+from erasure.framing import frame, unframe
+from erasure.geometry import StripeGeometry
+from erasure.layout import StripeLayout
+from erasure.piece_cipher import PieceCipher
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """A decoded segment and what reading it found.
+
+    ``bad`` lists fragment indexes whose frame failed verification (checksum,
+    header, size or authentication) and should be reported for repair;
+    ``missing`` those not supplied; ``reconstructed`` is True when parity was
+    needed to rebuild the segment.
+    """
+
+    data: bytes
+    bad: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    reconstructed: bool = False
+
+
+class _StripeStream:
+    """What encoder and decoder share: one stream's layout, codec, key and ids."""
+
+    def __init__(
+        self,
+        layout: StripeLayout,
+        codec: ErasureCodec,
+        stream_id: bytes,
+        data_key: bytes | None,
+    ) -> None:
+        if codec.layout != layout:
+            raise ValueError(f"codec is for {codec.layout}, not {layout}")
+        self.layout = layout
+        self.codec = codec
+        self.stream_id = bytes(stream_id)
+        self._cipher = None if data_key is None else PieceCipher(data_key)
+        self.geometry = StripeGeometry(codec, encrypted=self._cipher is not None)
+
+    @property
+    def encrypted(self) -> bool:
+        """True when this stream's pieces are sealed with a data key."""
+        return self._cipher is not None
+
+    def frame_size(self, segment_len: int) -> int:
+        """Size of each of the k + m frames of a segment of ``segment_len`` bytes."""
+        return self.geometry.frame_size(segment_len)
+
+
+class StripeEncoder(_StripeStream):
+    """Turns the segments of one stream into framed, sealed pieces.
+
+    ``data_key`` None writes plain pieces (the frame's flags say so).
+    """
+
+    def encode_segment(self, seg_index: int, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """The k + m frames of segment ``seg_index``, in fragment index order;
+        frame i goes to fragment file i."""
+        fragments = self.codec.encode(data)
+        cipher = self._cipher
+        pieces: list[bytes] = []
+        for frag_index, fragment in enumerate(fragments):
+            payload = (
+                fragment
+                if cipher is None
+                else cipher.seal(self.stream_id, frag_index, seg_index, fragment)
+            )
+            pieces.append(
+                frame(
+                    payload,
+                    seg_index=seg_index,
+                    frag_index=frag_index,
+                    encrypted=cipher is not None,
+                )
+            )
+        return pieces
+
+
+class StripeDecoder(_StripeStream):
+    """Verifies, opens and decodes the framed pieces of one stream."""
+
+    def open_piece(
+        self,
+        seg_index: int,
+        frag_index: int,
+        segment_len: int,
+        piece: bytes | bytearray | memoryview,
+    ) -> bytes | memoryview:
+        """Verify one frame and return the pyeclib fragment it carries.
+
+        Raises ``PieceCorrupt`` when the frame is damaged, belongs elsewhere
+        (another segment, fragment or stream), or has the wrong size for a
+        segment of ``segment_len`` bytes.
+        """
+        payload = unframe(
+            piece, seg_index=seg_index, frag_index=frag_index, encrypted=self.encrypted
+        )
+        fragment = (
+            payload
+            if self._cipher is None
+            else self._cipher.open(self.stream_id, frag_index, seg_index, payload)
+        )
+        expected = self.codec.fragment_size(segment_len)
+        if len(fragment) != expected:
+            raise PieceCorrupt(
+                f"fragment {frag_index} of segment {seg_index} is {len(fragment)} bytes, "
+                f"expected {expected}"
+            )
+        return fragment
+
+    def open_data_piece(
+        self,
+        seg_index: int,
+        frag_index: int,
+        segment_len: int,
+        piece: bytes | bytearray | memoryview,
+    ) -> memoryview:
+        """Verify and open one data fragment's frame and return the segment
+        bytes it carries: bytes ``codec.data_extent(segment_len, frag_index)``
+        of the segment, without header or padding. For small ranged reads on a
+        systematic backend; raises ``ValueError`` otherwise, ``PieceCorrupt``
+        when the piece is bad."""
+        _, length = self.codec.data_extent(segment_len, frag_index)
+        fragment = memoryview(self.open_piece(seg_index, frag_index, segment_len, piece))
+        start = self.codec.header_size
+        return fragment[start : start + length]
+
+    def decode_segment(
+        self,
+        seg_index: int,
+        segment_len: int,
+        frames: Mapping[int, bytes | bytearray | memoryview],
+    ) -> SegmentResult:
+        """Rebuild segment ``seg_index`` (``segment_len`` bytes) from the frames
+        read for it, keyed by fragment index.
+
+        Every supplied frame is verified; bad ones are left out and listed.
+        With all k data fragments good on a systematic backend the segment is
+        sliced out of them and parity is not touched. Raises
+        ``NotEnoughFragments`` when fewer than k frames are good: a segment is
+        either returned exactly or not at all.
+        """
+        total = self.layout.fragment_count
+        good: dict[int, bytes | memoryview] = {}
+        bad: list[int] = []
+        for frag_index, piece in sorted(frames.items()):
+            if not 0 <= frag_index < total:
+                raise ValueError(f"fragment index {frag_index} outside 0..{total - 1}")
+            try:
+                good[frag_index] = self.open_piece(seg_index, frag_index, segment_len, piece)
+            except PieceCorrupt:
+                bad.append(frag_index)
+        missing = [i for i in range(total) if i not in frames]
+        if len(good) < self.layout.k:
+            raise NotEnoughFragments(
+                self.layout.k, good=good, bad=bad, missing=missing, seg_index=seg_index
+            )
+        k = self.layout.k
+        if self.codec.is_systematic and all(i in good for i in range(k)):
+            header = self.codec.header_size
+            parts = []
+            for i in range(k):
+                _, length = self.codec.data_extent(segment_len, i)
+                parts.append(memoryview(good[i])[header : header + length])
+            return SegmentResult(data=b"".join(parts), bad=bad, missing=missing)
+        try:
+            data = self.codec.decode(good, segment_len)
+        except NotEnoughFragments:
+            raise NotEnoughFragments(
+                k, good=good, bad=bad, missing=missing, seg_index=seg_index
+            ) from None
+        return SegmentResult(data=data, bad=bad, missing=missing, reconstructed=True)
