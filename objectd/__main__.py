@@ -1,0 +1,7 @@
+"""``python -m objectd``: the objectd command."""
+
+import sys
+
+from objectd.cli import main
+
+sys.exit(main())

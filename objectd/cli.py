@@ -1,0 +1,193 @@
+"""The ``objectd`` command: serve, user administration, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from objectd.log_format import configure_logging
+from objectd.settings import Settings, SettingsError, load_settings
+
+
+def _serve_flags(args: argparse.Namespace) -> dict[str, Any]:
+    flags: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "address": args.address,
+        "drives": args.drives,
+        "k": args.k,
+        "m": args.m,
+        "segment_size": args.segment_size,
+        "backend": args.backend,
+        "master_key_file": args.master_key_file,
+        "tls_cert": args.tls_cert,
+        "tls_key": args.tls_key,
+        "region": args.region,
+        "base_domains": args.base_domain or None,
+        "inline_threshold": args.inline_threshold,
+        "log_level": args.log_level,
+    }
+    if args.no_encrypt:
+        flags["encrypt"] = False
+    return flags
+
+
+def _announce(settings: Settings, running: Any) -> None:
+    root = running.root
+    insecure = " --no-verify-ssl" if running.url.startswith("https") and settings.tls_cert.endswith("tls.crt") else ""
+    print(
+        f"objectd serving S3 at {running.url}\n"
+        f"  data:       {settings.data_dir.resolve()}\n"
+        f"  erasure:    {settings.k}+{settings.m}, {len(settings.drive_folders())} drives, "
+        f"segment {settings.segment_size} bytes, encryption {'on' if settings.encrypt else 'off'}\n"
+        f"  access key: {root.access_key}\n"
+        f"  secret key: {root.secret_key}\n"
+        f"Try it:\n"
+        f"  export AWS_ACCESS_KEY_ID={root.access_key} AWS_SECRET_ACCESS_KEY={root.secret_key} "
+        f"AWS_DEFAULT_REGION={settings.region}\n"
+        f"  aws --endpoint-url {running.url}{insecure} s3 mb s3://my-bucket\n"
+        f"  aws --endpoint-url {running.url}{insecure} s3 cp README.md s3://my-bucket/",
+        flush=True,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the embedded server until interrupted."""
+    from objectd.self_signed import make_self_signed
+    from objectd.server import EmbeddedServer, serve_forever
+
+    try:
+        settings = load_settings(args.config, flags=_serve_flags(args))
+    except SettingsError as exc:
+        print(f"objectd: {exc}", file=sys.stderr)
+        return 2
+    if args.self_signed and not settings.tls_cert:
+        cert, key = make_self_signed(settings.data_dir / "tls")
+        settings.tls_cert, settings.tls_key = str(cert), str(key)
+    configure_logging(settings.log_level, settings.log_json)
+    server = EmbeddedServer(settings)
+    try:
+        asyncio.run(
+            serve_forever(
+                server,
+                os.environ.get("OBJECTD_ROOT_ACCESS_KEY"),
+                os.environ.get("OBJECTD_ROOT_SECRET_KEY"),
+                lambda running: _announce(settings, running),
+            )
+        )
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _with_users(args: argparse.Namespace, action):  # type: ignore[no-untyped-def]
+    from objectd.credentials import SecretBox, UserDirectory
+    from objectd.server import EmbeddedServer
+
+    settings = load_settings(args.config, flags={"data_dir": args.data_dir})
+    server = EmbeddedServer(settings)
+    metadata = await server.open_metadata()
+    try:
+        return await action(UserDirectory(metadata, SecretBox(server.master_key())))
+    finally:
+        await metadata.close()
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """User administration on the embedded server's data folder."""
+    from metadata import errors as md_errors
+
+    async def run(users):  # type: ignore[no-untyped-def]
+        if args.user_command in ("add", "new-key"):
+            if args.user_command == "new-key" and not any(u.name == args.name for u in await users.users()):
+                print(f"objectd: no user {args.name!r}", file=sys.stderr)
+                return 1
+            if args.user_command == "add" and any(u.name == args.name for u in await users.users()):
+                print(f"objectd: user {args.name!r} exists (use new-key for another key)", file=sys.stderr)
+                return 1
+            issued = await users.add_key(args.name)
+            print(f"user:       {issued.user}\naccess key: {issued.access_key}\nsecret key: {issued.secret_key}")
+            return 0
+        if args.user_command == "list":
+            for u in await users.users():
+                print(f"{u.name}\t{u.access_key}")
+            return 0
+        try:
+            if args.user_command == "remove":
+                await users.remove_user(args.name)
+            else:
+                await users.remove_key(args.access_key)
+        except md_errors.UserNotFound:
+            print("objectd: no such user or key", file=sys.stderr)
+            return 1
+        return 0
+
+    return asyncio.run(_with_users(args, run))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure an S3 endpoint."""
+    from objectd.bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="objectd", description="S3-compatible erasure-coded object store")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the embedded server (SQLite metadata, local drive folders)")
+    serve.add_argument("data_dir", nargs="?", default=None, help="data folder (default: ./data)")
+    serve.add_argument("--config", help="YAML settings file")
+    serve.add_argument("--address", help="HOST:PORT to listen on (default 127.0.0.1:9000)")
+    serve.add_argument("--drives", type=int, help="number of drive folders (default 6)")
+    serve.add_argument("--k", type=int, help="data fragments per stripe (default 4)")
+    serve.add_argument("--m", type=int, help="parity fragments per stripe (default 2)")
+    serve.add_argument("--segment-size", type=int, help="segment size in bytes (default 1 MiB)")
+    serve.add_argument("--backend", help="pyeclib backend (default isa_l_rs_vand)")
+    serve.add_argument("--no-encrypt", action="store_true", help="store fragments unencrypted")
+    serve.add_argument("--master-key-file", help="master key file (default DATA_DIR/master.key; "
+                                                 "or set OBJECTD_MASTER_KEY)")
+    serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    serve.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
+    serve.add_argument("--self-signed", action="store_true", help="serve HTTPS with a generated certificate")
+    serve.add_argument("--region", help="region reported for buckets (default us-east-1)")
+    serve.add_argument("--base-domain", action="append", help="domain for virtual-hosted-style requests")
+    serve.add_argument("--inline-threshold", type=int, help="bodies up to this size are kept in metadata")
+    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING …")
+    serve.set_defaults(func=cmd_serve)
+
+    user = sub.add_parser("user", help="manage users and access keys")
+    user.add_argument("--data-dir", default=None, help="data folder of the server (default ./data)")
+    user.add_argument("--config", help="YAML settings file")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    for name, help_text in (("add", "create a user with an access key"),
+                            ("new-key", "give a user another access key"),
+                            ("remove", "remove a user and its keys")):
+        p = user_sub.add_parser(name, help=help_text)
+        p.add_argument("name")
+    user_sub.add_parser("list", help="list users and their access keys")
+    rk = user_sub.add_parser("remove-key", help="remove one access key")
+    rk.add_argument("access_key")
+    user.set_defaults(func=cmd_user)
+
+    bench = sub.add_parser("bench", help="measure an S3 endpoint")
+    from objectd.bench import add_bench_arguments
+
+    add_bench_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``objectd`` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

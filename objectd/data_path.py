@@ -1,0 +1,198 @@
+"""The data path: bodies to manifests and manifests back to bytes.
+
+Composes the ring (where fragments go), the erasure codec, the stores and the
+metadata store's intent records. Every stream is announced as an intent before
+its first fragment is written, so a crash at any point leaves data that the
+collector can find and delete (DESIGN invariant 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+from erasure.codec import ErasureCodec
+from erasure.layout import StripeLayout
+from metadata.model import Intent
+from metadata.store import MetadataStore
+from objectd.fragment_store import FragmentStore, fragment_id
+from objectd.inline_data import open_inline, seal_inline
+from objectd.manifest import InlineData, Manifest
+from objectd.stream_reader import StreamReader
+from objectd.stream_writer import StreamWriter, new_stream_id
+from placement.ring import Ring
+
+log = logging.getLogger("objectd.data")
+
+INTENT_LIFETIME = 24 * 3600.0
+"""How long a write may run before the collector treats its fragments as
+left behind by a crash."""
+
+
+@dataclass(frozen=True)
+class DataPathSettings:
+    """How new data is written."""
+
+    layout: StripeLayout = StripeLayout()
+    write_quorum: int = 5
+    inline_threshold: int = 32 * 1024
+    encrypt: bool = True
+
+
+class DataPath:
+    """Writes bodies as inline data or erasure-coded streams; reads them back."""
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        stores: Mapping[str, FragmentStore],
+        ring: Ring,
+        settings: DataPathSettings,
+        master_key: bytes,
+    ) -> None:
+        self.metadata = metadata
+        self.stores = stores
+        self.ring = ring
+        self.settings = settings
+        self._master_key = master_key
+        self._codecs: dict[StripeLayout, ErasureCodec] = {}
+
+    def codec(self, layout: StripeLayout) -> ErasureCodec:
+        """The (shared) codec for a layout."""
+        codec = self._codecs.get(layout)
+        if codec is None:
+            codec = self._codecs[layout] = ErasureCodec(layout)
+        return codec
+
+    @property
+    def _fragment_key(self) -> bytes | None:
+        return self._master_key if self.settings.encrypt else None
+
+    async def store(
+        self,
+        chunks: AsyncIterable[bytes | memoryview],
+        verify: Callable[[], object],
+    ) -> Manifest:
+        """Store a body; ``verify`` (awaited after the last chunk, before the
+        fragments are committed) raises if the body must be rejected.
+
+        Returns the manifest of durable data. The caller commits it to metadata
+        with the stream's intent (``manifest_intent``) and, if that commit fails,
+        calls :meth:`discard`.
+        """
+        threshold = self.settings.inline_threshold
+        buffer = bytearray()
+        writer: StreamWriter | None = None
+        try:
+            async for chunk in chunks:
+                if writer is not None:
+                    await writer.write(chunk)
+                    continue
+                buffer += chunk
+                if len(buffer) > threshold:
+                    writer = await self._open_stream()
+                    await writer.write(buffer)
+                    buffer = bytearray()
+            result = verify()
+            if asyncio.iscoroutine(result):
+                await result
+            if writer is None:
+                return Manifest((seal_inline(bytes(buffer), self._fragment_key),))
+            return Manifest((await writer.finish(),))
+        except BaseException:
+            if writer is not None:
+                await asyncio.shield(self._abandon(writer))
+            raise
+
+    @staticmethod
+    def intent_of(manifest: Manifest) -> str | None:
+        """The intent id a commit of ``manifest`` must clear (its stream id)."""
+        streams = manifest.streams()
+        return streams[0].stream_id if streams else None
+
+    async def discard(self, manifest: Manifest) -> None:
+        """A stored body that will not be committed: send it to garbage."""
+        intent = self.intent_of(manifest)
+        if intent is not None:
+            await self.metadata.drop_intent(intent, to_garbage=True)
+
+    async def _open_stream(self) -> StreamWriter:
+        layout = self.settings.layout
+        stream_id = new_stream_id()
+        locations = self.ring.pick(bytes.fromhex(stream_id), layout.fragment_count)
+        writer = StreamWriter(
+            self.stores,
+            locations,
+            self.codec(layout),
+            self._fragment_key,
+            self.settings.write_quorum,
+            stream_id=stream_id,
+        )
+        planned = Manifest((writer.reference(),))
+        await self.metadata.add_intent(
+            Intent(stream_id=stream_id, manifest=planned.encode(), expires=time.time() + INTENT_LIFETIME)
+        )
+        try:
+            await writer.open()
+        except BaseException:
+            await asyncio.shield(self._abandon(writer))
+            raise
+        return writer
+
+    async def _abandon(self, writer: StreamWriter) -> None:
+        await writer.abort()
+        try:
+            await self.metadata.drop_intent(writer.stream_id, to_garbage=True)
+        except Exception:  # the intent expires and the collector cleans up
+            log.exception("could not drop intent", extra={"stream": writer.stream_id})
+
+    # -- reading -----------------------------------------------------------
+
+    async def read(self, manifest: Manifest, first: int, last: int) -> AsyncIterator[bytes | memoryview]:
+        """Yield bytes ``first``..``last`` (inclusive) of the data ``manifest`` describes."""
+        offset = 0
+        for extent in manifest.extents:
+            start, end = offset, offset + extent.size - 1
+            offset += extent.size
+            if extent.size == 0 or end < first or start > last:
+                continue
+            lo, hi = max(first, start) - start, min(last, end) - start
+            if isinstance(extent, InlineData):
+                data = open_inline(extent, self._master_key)
+                yield memoryview(data)[lo : hi + 1]
+                continue
+            reader = StreamReader(self.stores, extent, self.codec(extent.layout), self._master_key)
+            async for piece in reader.read(lo, hi):
+                yield piece
+
+    # -- deleting ----------------------------------------------------------
+
+    async def delete_fragments(self, manifest: Manifest) -> bool:
+        """Delete every fragment of ``manifest``; False if some store failed
+        (the caller retries later)."""
+        ok = True
+
+        async def delete(store_id: str, fid: str) -> None:
+            nonlocal ok
+            store = self.stores.get(store_id)
+            if store is None:
+                return
+            try:
+                await store.delete(fid)
+            except Exception as exc:
+                ok = False
+                log.warning("fragment delete failed", extra={"store": store_id, "fragment": fid,
+                                                              "reason": repr(exc)})
+
+        jobs = [
+            delete(location, fragment_id(ref.stream_id, index))
+            for ref in manifest.streams()
+            for index, location in enumerate(ref.locations)
+            if location
+        ]
+        await asyncio.gather(*jobs)
+        return ok
+

@@ -1,0 +1,180 @@
+"""Fragments on a local drive folder: the embedded server's storage nodes.
+
+Layout under the drive's root::
+
+    objectd-drive.id      the drive's id, written once
+    fragments/ab/cd/ID    committed fragments (ID = stream id + "." + index)
+    tmp/ID.RANDOM         fragments being written
+
+A fragment is written under a temporary name, fsynced, renamed into place and
+its folder fsynced (DESIGN invariant 2); committed files are never rewritten.
+All file work runs in the default thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import secrets
+from pathlib import Path
+
+from objectd.fragment_store import FRAGMENT_ID, FragmentNotFound, StoreOffline
+
+ID_FILE = "objectd-drive.id"
+
+
+def _check_id(fragment_id: str) -> None:
+    if not FRAGMENT_ID.match(fragment_id):
+        raise ValueError(f"invalid fragment id {fragment_id!r}")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DriveFragmentWriter:
+    """A fragment being written to a temporary file on a drive."""
+
+    def __init__(self, store: LocalDriveStore, fragment_id: str, fd: int, tmp: Path) -> None:
+        self._store = store
+        self._fragment_id = fragment_id
+        self._fd: int | None = fd
+        self._tmp = tmp
+
+    async def write(self, data: bytes | memoryview) -> None:
+        """Append ``data`` to the temporary file."""
+        await asyncio.get_running_loop().run_in_executor(None, self.write_sync, data)
+
+    def write_sync(self, data: bytes | memoryview) -> None:
+        """Append ``data`` (blocking; for callers already off the event loop)."""
+        if self._fd is None:
+            raise ValueError("writer is closed")
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+
+    async def commit(self) -> None:
+        """fsync, rename into place, fsync the folder."""
+        await asyncio.get_running_loop().run_in_executor(None, self.commit_sync)
+
+    def commit_sync(self) -> None:
+        """Blocking form of :meth:`commit`."""
+        if self._fd is None:
+            raise ValueError("writer is closed")
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        final = self._store.path_of(self._fragment_id)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                # Invariant 2: a committed fragment is never replaced.
+                raise FileExistsError(errno.EEXIST, "fragment exists", str(final))
+            os.rename(self._tmp, final)
+            _fsync_dir(final.parent)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+
+    async def abort(self) -> None:
+        """Close and remove the temporary file."""
+        await asyncio.get_running_loop().run_in_executor(None, self.abort_sync)
+
+    def abort_sync(self) -> None:
+        """Blocking form of :meth:`abort`."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+        self._tmp.unlink(missing_ok=True)
+
+
+class LocalDriveStore:
+    """A :class:`~objectd.fragment_store.FragmentStore` on one drive folder."""
+
+    def __init__(self, root: Path, store_id: str | None = None) -> None:
+        self.root = Path(root)
+        self.store_id = store_id or self.root.name
+
+    @classmethod
+    def initialize(cls, root: Path) -> LocalDriveStore:
+        """Create the drive's folders and id file if missing; return the store."""
+        root = Path(root)
+        (root / "fragments").mkdir(parents=True, exist_ok=True)
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
+        id_path = root / ID_FILE
+        if not id_path.exists():
+            id_path.write_text(f"{root.name}\n")
+        return cls(root, id_path.read_text().strip())
+
+    def path_of(self, fragment_id: str) -> Path:
+        """Where a committed fragment lives (after validating its id)."""
+        _check_id(fragment_id)
+        return self.root / "fragments" / fragment_id[:2] / fragment_id[2:4] / fragment_id
+
+    def _require_online(self) -> None:
+        if not (self.root / ID_FILE).exists():
+            raise StoreOffline(f"drive {self.store_id} at {self.root} is not available")
+
+    async def open_writer(self, fragment_id: str) -> DriveFragmentWriter:
+        """Open a temporary file for a new fragment."""
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.open_writer_sync, fragment_id
+        )
+
+    def open_writer_sync(self, fragment_id: str) -> DriveFragmentWriter:
+        """Blocking form of :meth:`open_writer`."""
+        _check_id(fragment_id)
+        self._require_online()
+        tmp = self.root / "tmp" / f"{fragment_id}.{secrets.token_hex(6)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError as exc:
+            raise StoreOffline(str(exc)) from exc
+        return DriveFragmentWriter(self, fragment_id, fd, tmp)
+
+    async def read(self, fragment_id: str, offset: int, length: int) -> bytes:
+        """Read a byte range of a committed fragment."""
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.read_sync, fragment_id, offset, length
+        )
+
+    def read_sync(self, fragment_id: str, offset: int, length: int) -> bytes:
+        """Blocking form of :meth:`read`."""
+        path = self.path_of(fragment_id)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError as exc:
+            self._require_online()
+            raise FragmentNotFound(fragment_id) from exc
+        try:
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+
+    async def delete(self, fragment_id: str) -> None:
+        """Remove a committed fragment (missing is fine)."""
+        await asyncio.get_running_loop().run_in_executor(None, self.delete_sync, fragment_id)
+
+    def delete_sync(self, fragment_id: str) -> None:
+        """Blocking form of :meth:`delete`."""
+        self._require_online()
+        self.path_of(fragment_id).unlink(missing_ok=True)
+
+    async def exists(self, fragment_id: str) -> bool:
+        """Whether a committed fragment exists."""
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.path_of(fragment_id).exists()
+        )
+
+    def fragment_ids(self) -> list[str]:
+        """Every committed fragment id on the drive (blocking; for scans and tests)."""
+        base = self.root / "fragments"
+        return sorted(p.name for p in base.glob("*/*/*") if FRAGMENT_ID.match(p.name))

@@ -1,0 +1,145 @@
+"""The embedded server: S3 gateway, SQLite metadata and local drive folders in
+one process (``objectd serve DATA_DIR``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from erasure.layout import StripeLayout
+from erasure.malloc_tuning import tune_malloc
+from metadata.sqlite_store import SqliteStore
+from objectd.collector import GarbageCollector
+from objectd.credentials import IssuedKey, SecretBox, UserDirectory
+from objectd.data_path import DataPath, DataPathSettings
+from objectd.drive_store import LocalDriveStore
+from objectd.master_key import load_master_key
+from objectd.object_service import StoreObjectService
+from objectd.settings import Settings
+from placement.ring import Ring, RingNode
+from s3api.web_app import S3ApiConfig, make_app
+
+log = logging.getLogger("objectd.server")
+
+
+@dataclass
+class Running:
+    """What a started server exposes to its caller (CLI, tests)."""
+
+    url: str
+    root: IssuedKey
+    users: UserDirectory
+    metadata: SqliteStore
+    service: StoreObjectService
+    collector: GarbageCollector
+
+
+class EmbeddedServer:
+    """Wires the parts of ``objectd serve`` together and runs them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._runner: web.AppRunner | None = None
+        self.running: Running | None = None
+
+    async def open_metadata(self) -> SqliteStore:
+        """Open (and migrate) the embedded metadata database."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteStore(str(self.settings.data_dir / "metadata.db"),
+                            garbage_grace=self.settings.garbage_grace)
+        await store.open()
+        return store
+
+    def master_key(self) -> bytes:
+        """The master key (generated into DATA_DIR on first start)."""
+        s = self.settings
+        path = s.master_key_file or str(s.data_dir / "master.key")
+        return load_master_key(Path(path))
+
+    async def start(self, root_access_key: str | None = None, root_secret_key: str | None = None) -> Running:
+        """Open everything and start listening."""
+        s = self.settings
+        tune_malloc()
+        master_key = self.master_key()
+        metadata = await self.open_metadata()
+        drives = {}
+        for folder in s.drive_folders():
+            drive = LocalDriveStore.initialize(folder)
+            drives[drive.store_id] = drive
+        ring = Ring(RingNode(store_id) for store_id in drives)
+        data = DataPath(
+            metadata,
+            drives,
+            ring,
+            DataPathSettings(
+                layout=StripeLayout(k=s.k, m=s.m, segment_size=s.segment_size, backend=s.backend),
+                write_quorum=s.effective_write_quorum(),
+                inline_threshold=s.inline_threshold,
+                encrypt=s.encrypt,
+            ),
+            master_key,
+        )
+        service = StoreObjectService(metadata, data, min_part_size=s.min_part_size)
+        users = UserDirectory(metadata, SecretBox(master_key))
+        root = await users.ensure_root(root_access_key, root_secret_key)
+        collector = GarbageCollector(metadata, data, s.collector_interval)
+        app = make_app(
+            service,
+            users,
+            S3ApiConfig(
+                region=None if s.any_region else s.region,
+                default_region=s.region,
+                base_domains=tuple(s.base_domains),
+            ),
+        )
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        host, port = s.host_port()
+        ssl_context = None
+        if s.tls_cert:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(s.tls_cert, s.tls_key)
+        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context, backlog=1024,
+                           reuse_address=True)
+        await site.start()
+        sockets = self._runner.addresses
+        bound_port = sockets[0][1] if sockets else port
+        scheme = "https" if ssl_context else "http"
+        url_host = f"[{host}]" if ":" in host else host
+        collector.start()
+        self.running = Running(
+            url=f"{scheme}://{url_host}:{bound_port}",
+            root=root,
+            users=users,
+            metadata=metadata,
+            service=service,
+            collector=collector,
+        )
+        return self.running
+
+    async def stop(self) -> None:
+        """Stop listening, finish background work and close the database."""
+        if self.running is not None:
+            await self.running.collector.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.running is not None:
+            await self.running.metadata.close()
+            self.running = None
+
+
+async def serve_forever(server: EmbeddedServer, root_access_key: str | None, root_secret_key: str | None,
+                        announce) -> None:  # type: ignore[no-untyped-def]
+    """Start ``server``, call ``announce(running)``, run until cancelled."""
+    running = await server.start(root_access_key, root_secret_key)
+    announce(running)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()

@@ -1,0 +1,213 @@
+"""Reading one stream back: a byte range in, verified plaintext out.
+
+Segments are read in batches: for each batch, one read per fragment covers
+the frames of all its segments. Data fragments are read first; a systematic
+code needs no decoding when they are healthy. A fragment whose store is gone,
+whose file is missing or short, or whose frames fail their checksum is
+dropped and the next fragment (parity) is fetched instead, until k good ones
+decode the batch or none are left: then :class:`StreamUnreadable` names the
+stream and its stores (DESIGN invariant 4: never wrong bytes). The next batch
+is fetched while the current one is being sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from erasure.codec import ErasureCodec
+from erasure.errors import NotEnoughFragments, PieceCorrupt
+from erasure.key_wrap import unwrap_data_key
+from erasure.stripe import StripeDecoder
+from objectd.fragment_store import FragmentStore, fragment_id
+from objectd.manifest import StreamRef
+
+log = logging.getLogger("objectd.read")
+
+BATCH_BYTES = 4 << 20
+
+
+class StreamUnreadable(Exception):
+    """Fewer than k good fragments of a stream could be read."""
+
+
+@dataclass(frozen=True)
+class _Batch:
+    segments: range
+    first: int  # first stream byte wanted
+    last: int  # last stream byte wanted (inclusive)
+
+
+class StreamReader:
+    """Reads byte ranges of one erasure-coded stream."""
+
+    def __init__(
+        self,
+        stores: Mapping[str, FragmentStore],
+        ref: StreamRef,
+        codec: ErasureCodec,
+        master_key: bytes | None,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> None:
+        self.ref = ref
+        self._stores = stores
+        self._codec = codec
+        data_key = None
+        if ref.wrapped_key is not None:
+            if master_key is None:
+                raise StreamUnreadable(f"stream {ref.stream_id} is encrypted and no master key is set")
+            data_key = unwrap_data_key(master_key, ref.wrapped_key)
+        self._decoder = StripeDecoder(ref.layout, codec, bytes.fromhex(ref.stream_id), data_key)
+        self._per_batch = max(1, batch_bytes // ref.layout.segment_size)
+
+    async def read(self, first: int, last: int) -> AsyncIterator[bytes | memoryview]:
+        """Yield the bytes ``first``..``last`` (inclusive) of the stream."""
+        layout = self.ref.layout
+        segments = layout.segments_for_range(self.ref.size, first, last)
+        batches = [
+            _Batch(range(s, min(s + self._per_batch, segments.stop)), first, last)
+            for s in range(segments.start, segments.stop, self._per_batch)
+        ]
+        pending: asyncio.Task[list[bytes | memoryview]] | None = None
+        try:
+            for i, batch in enumerate(batches):
+                current = pending or asyncio.ensure_future(self._read_batch(batch))
+                pending = None
+                if i + 1 < len(batches):
+                    pending = asyncio.ensure_future(self._read_batch(batches[i + 1]))
+                for piece in await current:
+                    yield piece
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+
+    # -- one batch ---------------------------------------------------------
+
+    def _wanted_data_fragments(self, batch: _Batch) -> list[int] | None:
+        """For a range inside one segment on a systematic code: the data
+        fragments that carry it; None means "all k"."""
+        if len(batch.segments) != 1 or not self._codec.is_systematic:
+            return None
+        seg = batch.segments[0]
+        seg_start = self.ref.layout.segment_start(seg)
+        seg_len = self.ref.layout.segment_length(self.ref.size, seg)
+        lo = max(batch.first, seg_start) - seg_start
+        hi = min(batch.last, seg_start + seg_len - 1) - seg_start
+        wanted = []
+        for index in range(self.ref.layout.k):
+            off, length = self._codec.data_extent(seg_len, index)
+            if length and off <= hi and lo < off + length:
+                wanted.append(index)
+        return wanted if len(wanted) < self.ref.layout.k else None
+
+    async def _read_batch(self, batch: _Batch) -> list[bytes | memoryview]:
+        layout = self.ref.layout
+        geometry = self._decoder.geometry
+        span_offset, span_length = geometry.frame_span(self.ref.size, batch.segments)
+        loop = asyncio.get_running_loop()
+        spans: dict[int, bytes] = {}
+        failed: dict[int, str] = {}
+
+        async def fetch(index: int) -> None:
+            location = self.ref.locations[index] if index < len(self.ref.locations) else ""
+            store = self._stores.get(location)
+            if store is None:
+                failed[index] = f"store {location!r} unavailable"
+                return
+            try:
+                data = await store.read(fragment_id(self.ref.stream_id, index), span_offset, span_length)
+            except Exception as exc:  # any store failure means: use another fragment
+                failed[index] = repr(exc)
+                return
+            if len(data) != span_length:
+                failed[index] = f"short read: {len(data)} of {span_length} bytes"
+                return
+            spans[index] = data
+
+        subset = self._wanted_data_fragments(batch)
+        order = list(range(layout.fragment_count))
+        if subset is not None:
+            await asyncio.gather(*(fetch(i) for i in subset))
+            if all(i in spans for i in subset):
+                try:
+                    return await loop.run_in_executor(None, self._open_subset, batch, subset, spans)
+                except PieceCorrupt as exc:
+                    log.warning("fragment piece corrupt", extra={"stream": self.ref.stream_id,
+                                                                 "reason": str(exc)})
+            # Fall through to the full path, keeping what was read.
+        while True:
+            usable = [i for i in order if i in spans]
+            need = layout.k - len(usable)
+            if need > 0:
+                untried = [i for i in order if i not in spans and i not in failed]
+                if not untried:
+                    self._report(failed)
+                    raise StreamUnreadable(
+                        f"stream {self.ref.stream_id}: only {len(usable)} of {layout.k} "
+                        f"fragments readable; failed {failed}; stores {self.ref.locations}"
+                    )
+                await asyncio.gather(*(fetch(i) for i in untried[:need]))
+                continue
+            try:
+                result = await loop.run_in_executor(None, self._decode_batch, batch, spans)
+            except NotEnoughFragments as exc:
+                for index in exc.bad:
+                    spans.pop(index, None)
+                    failed[index] = "checksum or authentication failed"
+                continue
+            self._report(failed)
+            return result
+
+    def _report(self, failed: dict[int, str]) -> None:
+        for index, reason in failed.items():
+            log.warning(
+                "fragment unreadable, reading from others",
+                extra={"stream": self.ref.stream_id, "fragment": index,
+                       "store": self.ref.locations[index] if index < len(self.ref.locations) else "",
+                       "reason": reason},
+            )
+
+    def _frame_of(self, batch: _Batch, spans: Mapping[int, bytes], index: int, seg: int) -> memoryview:
+        geometry = self._decoder.geometry
+        start = geometry.frame_offset(seg) - geometry.frame_offset(batch.segments.start)
+        seg_len = self.ref.layout.segment_length(self.ref.size, seg)
+        return memoryview(spans[index])[start : start + geometry.frame_size(seg_len)]
+
+    def _clip(self, batch: _Batch, seg: int, data: bytes | memoryview) -> bytes | memoryview:
+        seg_start = self.ref.layout.segment_start(seg)
+        lo = max(batch.first - seg_start, 0)
+        hi = min(batch.last - seg_start + 1, len(data))
+        if lo == 0 and hi == len(data):
+            return data
+        return memoryview(data)[lo:hi]
+
+    def _open_subset(self, batch: _Batch, subset: list[int], spans: Mapping[int, bytes]) -> list[bytes | memoryview]:
+        seg = batch.segments[0]
+        seg_len = self.ref.layout.segment_length(self.ref.size, seg)
+        seg_start = self.ref.layout.segment_start(seg)
+        out: list[bytes | memoryview] = []
+        for index in subset:
+            off, _ = self._codec.data_extent(seg_len, index)
+            piece = self._decoder.open_data_piece(seg, index, seg_len, self._frame_of(batch, spans, index, seg))
+            lo = max(batch.first - seg_start - off, 0)
+            hi = min(batch.last - seg_start - off + 1, len(piece))
+            out.append(piece[lo:hi])
+        return out
+
+    def _decode_batch(self, batch: _Batch, spans: Mapping[int, bytes]) -> list[bytes | memoryview]:
+        out: list[bytes | memoryview] = []
+        all_bad: set[int] = set()
+        for seg in batch.segments:
+            seg_len = self.ref.layout.segment_length(self.ref.size, seg)
+            frames = {i: self._frame_of(batch, spans, i, seg) for i in spans}
+            result = self._decoder.decode_segment(seg, seg_len, frames)
+            if result.bad:
+                all_bad.update(result.bad)
+                log.warning(
+                    "fragment piece corrupt, reconstructed",
+                    extra={"stream": self.ref.stream_id, "segment": seg, "fragments": result.bad},
+                )
+            out.append(self._clip(batch, seg, result.data))
+        return out
