@@ -333,10 +333,7 @@ class StoreObjectService:
     ) -> StoredObjectReader:
         """Open a version for reading."""
         await self._bucket(principal, bucket)
-        vid = None if version_id in (None, "null") else version_id
-        version = await self._md(self.metadata.get_object(bucket, key, vid))
-        if version is not None and version_id == "null" and not version.null_version:
-            version = None
+        version = await self._md(self.metadata.get_object(bucket, key, version_id))
         if version is None:
             if version_id is not None:
                 raise s3.NoSuchVersion(Key=key, VersionId=version_id)
@@ -350,8 +347,10 @@ class StoreObjectService:
     ) -> ObjectInfo | None:
         """Delete a version; a missing key is not an error."""
         await self._bucket(principal, bucket)
-        vid = None if version_id in (None, "null") else version_id
-        removed = await self._md(self.metadata.delete_object(bucket, key, vid))
+        try:
+            removed = await self._md(self.metadata.delete_object(bucket, key, version_id))
+        except md_errors.BucketNotFound:
+            raise s3.NoSuchBucket(BucketName=bucket) from None
         return object_info(removed) if removed is not None else None
 
     async def copy_object(

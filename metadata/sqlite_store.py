@@ -1,0 +1,1172 @@
+"""The SQLite backend of the metadata store (the embedded default).
+
+One writer connection commits every write; a small pool of reader
+connections serves reads concurrently (WAL lets readers run during a write).
+Writes are group-committed: calls that arrive while the writer is busy run
+together in one ``BEGIN IMMEDIATE … COMMIT``, each inside its own savepoint,
+so a call that fails rolls back alone and one fsync makes the whole batch
+durable. ``synchronous=FULL``: a call returns only after its commit is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import aiosqlite
+
+from metadata.errors import (
+    BucketExists,
+    BucketNotEmpty,
+    BucketNotFound,
+    ConditionFailed,
+    KeyNotFound,
+    StoreUnavailable,
+    UploadNotFound,
+    UserExists,
+    UserNotFound,
+)
+from metadata.listing import Fetch, ListingWalk
+from metadata.model import (
+    Bucket,
+    Garbage,
+    Intent,
+    ObjectListing,
+    ObjectVersion,
+    Part,
+    Upload,
+    UploadListing,
+    User,
+    VersionListing,
+)
+from metadata.schema_sqlite import apply_migrations
+
+T = TypeVar("T")
+Row = tuple[Any, ...]
+Job = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+VERSIONING_STATES = ("", "Enabled", "Suspended")
+
+# SQLite primary result codes that mean "try again later", not "bad request".
+_TRANSIENT_CODES = {
+    5,  # SQLITE_BUSY
+    6,  # SQLITE_LOCKED
+    10,  # SQLITE_IOERR
+    13,  # SQLITE_FULL
+    14,  # SQLITE_CANTOPEN
+    15,  # SQLITE_PROTOCOL
+}
+
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _translate(exc: BaseException) -> BaseException:
+    """Map transient SQLite failures to StoreUnavailable (caused by the
+    original); every other exception is returned as is."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, sqlite3.OperationalError) and (
+        code is None or (code & 0xFF) in _TRANSIENT_CODES
+    ):
+        unavailable = StoreUnavailable(str(exc))
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
+
+
+async def _rows(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+) -> list[Row]:
+    """Run one statement and return all its rows."""
+    return cast(list[Row], list(await conn.execute_fetchall(sql, params)))
+
+
+def _dump_map(value: dict[str, str]) -> str | None:
+    """A dict as compact JSON; empty dicts are stored as NULL."""
+    return _encode_json(value) if value else None
+
+
+def _load_map(text: str | None) -> dict[str, str]:
+    return json.loads(text) if text else {}
+
+
+def _dump_checksum(value: dict[str, str] | None) -> str | None:
+    return None if value is None else _encode_json(value)
+
+
+def _load_checksum(text: str | None) -> dict[str, str] | None:
+    return None if text is None else json.loads(text)
+
+
+def _same_etag(a: str, b: str) -> bool:
+    """ETags compare without their surrounding quotes."""
+    return a.strip('"') == b.strip('"')
+
+
+# ---------------------------------------------------------------------------
+# row <-> value
+
+_VERSION_COLUMNS = (
+    "bucket, key, version_id, size, etag, last_modified, manifest, owner, headers, "
+    "user_metadata, checksum, part_sizes, storage_class, is_delete_marker, "
+    "null_version, seq, is_latest"
+)
+_V_KEY = 1
+_V_VERSION_ID = 2
+_V_MANIFEST = 6
+_V_SEQ = 15
+_V_IS_LATEST = 16
+
+
+def _version_of(r: Row) -> ObjectVersion:
+    return ObjectVersion(
+        bucket=r[0],
+        key=r[1],
+        version_id=r[2],
+        size=r[3],
+        etag=r[4],
+        last_modified=r[5],
+        manifest=r[6],
+        owner=r[7],
+        headers=_load_map(r[8]),
+        user_metadata=_load_map(r[9]),
+        checksum=_load_checksum(r[10]),
+        part_sizes=tuple(json.loads(r[11])) if r[11] else (),
+        storage_class=r[12],
+        is_delete_marker=bool(r[13]),
+        null_version=bool(r[14]),
+        is_latest=bool(r[16]),
+    )
+
+
+_UPLOAD_COLUMNS = (
+    "upload_id, bucket, key, initiated, owner, headers, user_metadata, "
+    "checksum_algorithm, checksum_type, storage_class"
+)
+_U_ID = 0
+_U_KEY = 2
+_U_INITIATED = 3
+
+
+def _upload_of(r: Row) -> Upload:
+    return Upload(
+        upload_id=r[0],
+        bucket=r[1],
+        key=r[2],
+        initiated=r[3],
+        owner=r[4],
+        headers=_load_map(r[5]),
+        user_metadata=_load_map(r[6]),
+        checksum_algorithm=r[7],
+        checksum_type=r[8],
+        storage_class=r[9],
+    )
+
+
+_PART_COLUMNS = "upload_id, part_number, size, etag, last_modified, manifest, checksum"
+_JOINED_PART_COLUMNS = ", ".join(f"p.{c.strip()}" for c in _PART_COLUMNS.split(","))
+
+
+def _part_of(r: Row) -> Part:
+    return Part(
+        upload_id=r[0],
+        part_number=r[1],
+        size=r[2],
+        etag=r[3],
+        last_modified=r[4],
+        manifest=r[5],
+        checksum=_load_checksum(r[6]),
+    )
+
+
+_USER_COLUMNS = "name, access_key, secret, created"
+
+
+def _user_of(r: Row) -> User:
+    return User(name=r[0], access_key=r[1], secret=r[2], created=r[3])
+
+
+_BUCKET_COLUMNS = "name, owner, created, region, versioning"
+
+
+def _bucket_of(r: Row) -> Bucket:
+    return Bucket(name=r[0], owner=r[1], created=r[2], region=r[3], versioning=r[4])
+
+
+def _range_clause(fetch: Fetch, params: list[Any]) -> str:
+    """The key range of a walk's fetch, as SQL with its parameters appended."""
+    start = fetch.start
+    sql = " AND key >= ?" if start.inclusive else " AND key > ?"
+    params.append(start.key)
+    if fetch.end is not None:
+        sql += " AND key < ?"
+        params.append(fetch.end)
+    return sql
+
+
+# ---------------------------------------------------------------------------
+# group commit
+
+
+@dataclass
+class _QueuedJob:
+    run: Job[Any]
+    future: asyncio.Future[Any]
+
+
+class GroupCommitWriter:
+    """Runs write jobs on one connection, committing concurrent jobs together.
+
+    Jobs queued while a batch runs form the next batch: one ``BEGIN
+    IMMEDIATE``, each job in its own ``SAVEPOINT`` (a job that raises is
+    rolled back to its savepoint and its exception goes to its caller only),
+    one ``COMMIT``. Results are handed out only after the commit, so a caller
+    never sees a write that is not durable. If the transaction itself fails
+    (BEGIN, COMMIT, a rollback), every job of the batch fails with that error,
+    as StoreUnavailable when it is transient.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, *, max_batch: int = 256) -> None:
+        """``conn`` must be in autocommit mode; ``max_batch`` bounds the jobs
+        per transaction (and so the time readers wait for a checkpoint)."""
+        self._conn = conn
+        self._max_batch = max_batch
+        self._queue: collections.deque[_QueuedJob] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.commits = 0
+        self.last_batch_size = 0
+
+    def start(self) -> None:
+        """Start the writer task on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def submit(self, job: Job[T]) -> T:
+        """Run ``job`` inside the next batch's transaction; return its result
+        (or raise its exception) once the batch has committed."""
+        if self._task is None or self._closing:
+            raise StoreUnavailable("metadata store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append(_QueuedJob(job, future))
+        self._wakeup.set()
+        return await future
+
+    async def close(self) -> None:
+        """Finish the queued jobs, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            count = min(len(self._queue), self._max_batch)
+            batch = [self._queue.popleft() for _ in range(count)]
+            try:
+                await self._run_batch(batch)
+            except BaseException as exc:
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(_translate(exc))
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+
+    async def _run_batch(self, batch: list[_QueuedJob]) -> None:
+        jobs = [job for job in batch if not job.future.done()]  # callers gone
+        if not jobs:
+            return
+        conn = self._conn
+        # A lone job needs no savepoint: rolling back the transaction is enough.
+        solo = len(jobs) == 1
+        outcomes: list[tuple[_QueuedJob, Any, bool]] = []
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for job in jobs:
+                if not solo:
+                    await conn.execute("SAVEPOINT job")
+                try:
+                    value = await job.run(conn)
+                except Exception as exc:  # noqa: BLE001 - it belongs to the job's caller
+                    if solo:
+                        await conn.execute("ROLLBACK")
+                        if not job.future.done():
+                            job.future.set_exception(_translate(exc))
+                        return
+                    await conn.execute("ROLLBACK TO job")
+                    await conn.execute("RELEASE job")
+                    outcomes.append((job, exc, False))
+                else:
+                    if not solo:
+                        await conn.execute("RELEASE job")
+                    outcomes.append((job, value, True))
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    await conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise
+        self.commits += 1
+        self.last_batch_size = len(jobs)
+        for job, value, ok in outcomes:
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(_translate(value))
+
+
+# ---------------------------------------------------------------------------
+# the store
+
+
+async def _connect(
+    path: str, *, writer: bool, busy_timeout: float
+) -> aiosqlite.Connection:
+    """A connection in autocommit mode with the store's pragmas."""
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        # Wait this long for another process's lock before giving up.
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        if writer:
+            rows = await _rows(conn, "PRAGMA journal_mode = WAL")
+            if rows[0][0].lower() != "wal":
+                raise StoreUnavailable(
+                    f"cannot use WAL journal on {path}: {rows[0][0]}"
+                )
+        # FULL: every commit is synced to disk before the call returns.
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        if not writer:
+            await conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+class SqliteStore:
+    """The metadata store on one SQLite file (see the MetadataStore Protocol).
+
+    ``garbage_grace``: seconds between replacing data and its fragments
+    becoming due for deletion. ``readers``: size of the reader pool.
+    ``busy_timeout``: seconds to wait for a lock held by another process
+    before failing with StoreUnavailable. ``rows_read`` counts rows fetched
+    for reads; ``writer`` exposes the group-commit writer's counters.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        garbage_grace: float = 60.0,
+        readers: int = 3,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        self.path = path
+        self.garbage_grace = garbage_grace
+        self.busy_timeout = busy_timeout
+        self._reader_count = max(1, readers)
+        self._writer_conn: aiosqlite.Connection | None = None
+        self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
+        self._reader_conns: list[aiosqlite.Connection] = []
+        self._writer: GroupCommitWriter | None = None
+        self.rows_read = 0
+
+    @property
+    def writer(self) -> GroupCommitWriter:
+        """The group-commit writer (available once open)."""
+        if self._writer is None:
+            raise StoreUnavailable("metadata store is not open")
+        return self._writer
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the file (creating it), apply migrations, start the writer."""
+        try:
+            self._writer_conn = await _connect(
+                self.path, writer=True, busy_timeout=self.busy_timeout
+            )
+            await apply_migrations(self._writer_conn)
+            self._readers = asyncio.Queue()
+            for _ in range(self._reader_count):
+                conn = await _connect(
+                    self.path, writer=False, busy_timeout=self.busy_timeout
+                )
+                self._reader_conns.append(conn)
+                self._readers.put_nowait(conn)
+        except BaseException as exc:
+            await self._close_connections()
+            translated = _translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        self._writer = GroupCommitWriter(self._writer_conn)
+        self._writer.start()
+
+    async def close(self) -> None:
+        """Finish queued writes and close every connection (idempotent)."""
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+        await self._close_connections()
+
+    async def _close_connections(self) -> None:
+        for conn in self._reader_conns:
+            await conn.close()
+        self._reader_conns = []
+        self._readers = None
+        if self._writer_conn is not None:
+            await self._writer_conn.close()
+            self._writer_conn = None
+
+    async def settings(self) -> dict[str, Any]:
+        """The effective connection settings, for diagnostics: journal mode,
+        synchronous level (2 = FULL), foreign keys, busy timeout (ms), and the
+        schema version."""
+
+        async def read(conn: aiosqlite.Connection) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for pragma in (
+                "journal_mode",
+                "synchronous",
+                "foreign_keys",
+                "busy_timeout",
+            ):
+                rows = await _rows(conn, f"PRAGMA {pragma}")
+                out[pragma] = rows[0][0]
+            rows = await _rows(conn, "SELECT max(version) FROM schema_version")
+            out["schema_version"] = rows[0][0]
+            return out
+
+        writer = await self.writer.submit(read)
+        async with self._reader() as conn:
+            reader = await read(conn)
+        return {"writer": writer, "reader": reader}
+
+    async def set_trace(self, callback: Callable[[str], None] | None) -> None:
+        """Report every SQL statement the store runs, with its values bound,
+        to ``callback`` (called from the database threads); None stops it.
+        For debugging and for checking query plans."""
+        conns = [c for c in [self._writer_conn, *self._reader_conns] if c is not None]
+        for conn in conns:
+            await conn.set_trace_callback(callback)  # type: ignore[arg-type]  # None clears
+
+    # -- plumbing ----------------------------------------------------------
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._readers is None:
+            raise StoreUnavailable("metadata store is not open")
+        readers = self._readers
+        conn = await readers.get()
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            translated = _translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        finally:
+            readers.put_nowait(conn)
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A reader inside one read transaction: several queries, one snapshot."""
+        async with self._reader() as conn:
+            try:
+                await conn.execute("BEGIN")
+                yield conn
+            finally:
+                # A cancelled caller may leave BEGIN queued on the connection's
+                # thread, not yet run: statements run in call order, so this
+                # COMMIT always follows it and the connection goes back to the
+                # pool with no transaction (and no stale snapshot) open.
+                try:
+                    await conn.execute("COMMIT")
+                except sqlite3.OperationalError:
+                    pass  # BEGIN itself failed: no transaction to end
+
+    async def _fetch(
+        self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
+    ) -> list[Row]:
+        rows = await _rows(conn, sql, params)
+        self.rows_read += len(rows)
+        return rows
+
+    async def _read(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        async with self._reader() as conn:
+            return await self._fetch(conn, sql, params)
+
+    async def _write(self, job: Job[T]) -> T:
+        return await self.writer.submit(job)
+
+    async def _to_garbage(
+        self, conn: aiosqlite.Connection, manifests: Sequence[bytes]
+    ) -> None:
+        """Send replaced data to garbage, due after the grace period."""
+        due = time.time() + self.garbage_grace
+        rows = [(m, due) for m in manifests if m]
+        if rows:
+            await conn.executemany(
+                "INSERT INTO garbage (manifest, due) VALUES (?, ?)", rows
+            )
+
+    # -- users -------------------------------------------------------------
+
+    async def add_user(self, user: User) -> None:
+        """Add a user or another access key of a user (UserExists)."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn,
+                "INSERT INTO users (name, access_key, secret, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING access_key",
+                (user.name, user.access_key, user.secret, user.created),
+            )
+            if not rows:
+                raise UserExists(user.access_key)
+
+        await self._write(job)
+
+    async def user_by_access_key(self, access_key: str) -> User | None:
+        """The user owning an access key."""
+        rows = await self._read(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE access_key = ?", (access_key,)
+        )
+        return _user_of(rows[0]) if rows else None
+
+    async def list_users(self) -> list[User]:
+        """Every user access key, by user name then key."""
+        rows = await self._read(
+            f"SELECT {_USER_COLUMNS} FROM users ORDER BY name, access_key", ()
+        )
+        return [_user_of(r) for r in rows]
+
+    async def remove_user(self, name: str) -> None:
+        """Remove a user and all its keys (UserNotFound)."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn, "DELETE FROM users WHERE name = ? RETURNING access_key", (name,)
+            )
+            if not rows:
+                raise UserNotFound(name)
+
+        await self._write(job)
+
+    async def remove_access_key(self, access_key: str) -> None:
+        """Remove one access key (UserNotFound)."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn,
+                "DELETE FROM users WHERE access_key = ? RETURNING access_key",
+                (access_key,),
+            )
+            if not rows:
+                raise UserNotFound(access_key)
+
+        await self._write(job)
+
+    # -- buckets -----------------------------------------------------------
+
+    async def create_bucket(self, bucket: Bucket) -> None:
+        """Create a bucket (BucketExists with the current owner)."""
+        if bucket.versioning not in VERSIONING_STATES:
+            raise ValueError(f"bad versioning state {bucket.versioning!r}")
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn, "SELECT owner FROM buckets WHERE name = ?", (bucket.name,)
+            )
+            if rows:
+                raise BucketExists(rows[0][0])
+            await conn.execute(
+                f"INSERT INTO buckets ({_BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                (
+                    bucket.name,
+                    bucket.owner,
+                    bucket.created,
+                    bucket.region,
+                    bucket.versioning,
+                ),
+            )
+
+        await self._write(job)
+
+    async def get_bucket(self, name: str) -> Bucket | None:
+        """A bucket by name."""
+        rows = await self._read(
+            f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)
+        )
+        return _bucket_of(rows[0]) if rows else None
+
+    async def list_buckets(self, owner: str | None) -> list[Bucket]:
+        """Buckets of ``owner`` (all when None), by name."""
+        if owner is None:
+            rows = await self._read(
+                f"SELECT {_BUCKET_COLUMNS} FROM buckets ORDER BY name", ()
+            )
+        else:
+            rows = await self._read(
+                f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE owner = ? ORDER BY name",
+                (owner,),
+            )
+        return [_bucket_of(r) for r in rows]
+
+    async def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket (BucketNotEmpty, BucketNotFound); the check
+        and the delete share the write transaction, so no write can slip in."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn,
+                "SELECT EXISTS (SELECT 1 FROM versions WHERE bucket = ?),"
+                " EXISTS (SELECT 1 FROM uploads WHERE bucket = ?),"
+                " EXISTS (SELECT 1 FROM buckets WHERE name = ?)",
+                (name, name, name),
+            )
+            has_versions, has_uploads, exists = rows[0]
+            if not exists:
+                raise BucketNotFound(name)
+            if has_versions or has_uploads:
+                raise BucketNotEmpty(name)
+            await conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+        await self._write(job)
+
+    async def set_versioning(self, name: str, state: str) -> None:
+        """Set a bucket's versioning state (BucketNotFound)."""
+        if state not in VERSIONING_STATES:
+            raise ValueError(f"bad versioning state {state!r}")
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn,
+                "UPDATE buckets SET versioning = ? WHERE name = ? RETURNING name",
+                (state, name),
+            )
+            if not rows:
+                raise BucketNotFound(name)
+
+        await self._write(job)
+
+    # -- objects -----------------------------------------------------------
+
+    async def _commit_version(
+        self,
+        conn: aiosqlite.Connection,
+        version: ObjectVersion,
+        if_none_match_star: bool,
+        if_match: str | None,
+    ) -> None:
+        """Make ``version`` the key's latest, inside the caller's transaction."""
+        rows = await _rows(
+            conn,
+            "SELECT b.versioning, v.etag, v.is_delete_marker FROM buckets AS b"
+            " LEFT JOIN (SELECT etag, is_delete_marker FROM versions"
+            "  WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1) AS v"
+            " WHERE b.name = ?",
+            (version.bucket, version.key, version.bucket),
+        )
+        if not rows:
+            raise BucketNotFound(version.bucket)
+        versioning, current_etag, current_is_marker = rows[0]
+        # A delete marker as current version means the object does not exist.
+        exists = current_etag is not None and not current_is_marker
+        if if_none_match_star and exists:
+            raise ConditionFailed(f"{version.key} exists")
+        if if_match is not None:
+            if not exists:
+                raise KeyNotFound(version.key)
+            if if_match != "*" and not _same_etag(if_match, current_etag):
+                raise ConditionFailed(f"{version.key} has another ETag")
+        null = versioning != "Enabled"
+        if null:
+            removed = await _rows(
+                conn,
+                "DELETE FROM versions WHERE bucket = ? AND key = ? AND null_version = 1"
+                " RETURNING manifest",
+                (version.bucket, version.key),
+            )
+            await self._to_garbage(conn, [r[0] for r in removed])
+        await conn.execute(
+            "UPDATE versions SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
+            (version.bucket, version.key),
+        )
+        await conn.execute(
+            "INSERT INTO versions (bucket, key, version_id, is_latest, size, etag,"
+            " last_modified, owner, headers, user_metadata, checksum, part_sizes,"
+            " storage_class, is_delete_marker, null_version, manifest)"
+            " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                version.bucket,
+                version.key,
+                version.version_id,
+                version.size,
+                version.etag,
+                version.last_modified,
+                version.owner,
+                _dump_map(version.headers),
+                _dump_map(version.user_metadata),
+                _dump_checksum(version.checksum),
+                _encode_json(list(version.part_sizes)) if version.part_sizes else None,
+                version.storage_class,
+                int(version.is_delete_marker),
+                int(null),
+                version.manifest,
+            ),
+        )
+
+    async def put_object(
+        self,
+        version: ObjectVersion,
+        *,
+        if_none_match_star: bool = False,
+        if_match: str | None = None,
+        intent: str | None = None,
+    ) -> None:
+        """Commit ``version`` as the key's current version (see the Protocol)."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            await self._commit_version(conn, version, if_none_match_star, if_match)
+            if intent is not None:
+                await conn.execute("DELETE FROM intents WHERE stream_id = ?", (intent,))
+
+        await self._write(job)
+
+    @staticmethod
+    def _version_query(version_id: str | None) -> tuple[str, tuple[Any, ...]]:
+        """WHERE clause (after bucket and key) picking one version of a key."""
+        if version_id is None:
+            return " ORDER BY seq DESC LIMIT 1", ()
+        if version_id == "null":
+            return (
+                " AND (null_version = 1 OR version_id = 'null') ORDER BY seq DESC LIMIT 1",
+                (),
+            )
+        return " AND version_id = ?", (version_id,)
+
+    async def get_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> ObjectVersion | None:
+        """The current version of a key (or the named version)."""
+        tail, extra = self._version_query(version_id)
+        rows = await self._read(
+            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?{tail}",
+            (bucket, key, *extra),
+        )
+        return _version_of(rows[0]) if rows else None
+
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> ObjectVersion | None:
+        """Remove the key's current (or named) version (see the Protocol)."""
+        tail, extra = self._version_query(version_id)
+
+        async def job(conn: aiosqlite.Connection) -> ObjectVersion | None:
+            exists = await _rows(
+                conn, "SELECT 1 FROM buckets WHERE name = ?", (bucket,)
+            )
+            if not exists:
+                raise BucketNotFound(bucket)
+            rows = await _rows(
+                conn,
+                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?{tail}",
+                (bucket, key, *extra),
+            )
+            if not rows:
+                return None
+            row = rows[0]
+            await conn.execute("DELETE FROM versions WHERE seq = ?", (row[_V_SEQ],))
+            await self._to_garbage(conn, [row[_V_MANIFEST]])
+            if row[_V_IS_LATEST]:
+                await conn.execute(
+                    "UPDATE versions SET is_latest = 1 WHERE seq = (SELECT seq FROM versions"
+                    " WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1)",
+                    (bucket, key),
+                )
+            return _version_of(row)
+
+        return await self._write(job)
+
+    async def list_objects(
+        self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
+    ) -> ObjectListing:
+        """Current versions of keys > ``start_after`` under ``prefix``, with
+        common-prefix groups skipped by seeking (see metadata.listing)."""
+        walk: ListingWalk[Row] = ListingWalk(
+            prefix=prefix,
+            delimiter=delimiter,
+            marker=start_after,
+            max_entries=max_keys,
+            key_of=lambda r: r[_V_KEY],
+        )
+        if not walk.done:
+            async with self._snapshot() as conn:
+                while (fetch := walk.next_fetch()) is not None:
+                    params: list[Any] = [bucket]
+                    sql = (
+                        f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ?"
+                        + _range_clause(fetch, params)
+                        + " AND is_latest = 1 AND is_delete_marker = 0 ORDER BY key LIMIT ?"
+                    )
+                    params.append(fetch.limit)
+                    walk.feed(await self._fetch(conn, sql, params))
+        return ObjectListing(
+            objects=[_version_of(r) for r in walk.entries],
+            common_prefixes=walk.common_prefixes,
+            is_truncated=walk.is_truncated,
+            next_marker=walk.last_key if walk.is_truncated else None,
+        )
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionListing:
+        """All versions after the markers, newest first within each key."""
+        async with self._snapshot() as conn:
+            resume: int | None = None
+            if key_marker and version_id_marker:
+                tail, extra = self._version_query(version_id_marker)
+                rows = await self._fetch(
+                    conn,
+                    f"SELECT seq FROM versions WHERE bucket = ? AND key = ?{tail}",
+                    (bucket, key_marker, *extra),
+                )
+                resume = rows[0][0] if rows else None
+            walk: ListingWalk[Row] = ListingWalk(
+                prefix=prefix,
+                delimiter=delimiter,
+                marker=key_marker,
+                max_entries=max_keys,
+                key_of=lambda r: r[_V_KEY],
+                tiebreak_of=lambda r: r[_V_SEQ],
+                resume_after=resume,
+            )
+            while (fetch := walk.next_fetch()) is not None:
+                params: list[Any] = [bucket]
+                sql = f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ?"
+                sql += _range_clause(fetch, params)
+                if fetch.start.after is not None:
+                    # Versions of the start key no older than the marker were listed.
+                    sql += " AND NOT (key = ? AND seq >= ?)"
+                    params += [fetch.start.key, fetch.start.after]
+                sql += " ORDER BY key, seq DESC LIMIT ?"
+                params.append(fetch.limit)
+                walk.feed(await self._fetch(conn, sql, params))
+        last = walk.last_row
+        return VersionListing(
+            versions=[_version_of(r) for r in walk.entries],
+            common_prefixes=walk.common_prefixes,
+            is_truncated=walk.is_truncated,
+            next_key_marker=walk.last_key if walk.is_truncated else None,
+            next_version_id_marker=(
+                last[_V_VERSION_ID] if walk.is_truncated and last is not None else None
+            ),
+        )
+
+    # -- multipart ---------------------------------------------------------
+
+    async def create_upload(self, upload: Upload) -> None:
+        """Record a new multipart upload (BucketNotFound)."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            exists = await _rows(
+                conn, "SELECT 1 FROM buckets WHERE name = ?", (upload.bucket,)
+            )
+            if not exists:
+                raise BucketNotFound(upload.bucket)
+            rows = await _rows(
+                conn,
+                f"INSERT INTO uploads ({_UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING upload_id",
+                (
+                    upload.upload_id,
+                    upload.bucket,
+                    upload.key,
+                    upload.initiated,
+                    upload.owner,
+                    _dump_map(upload.headers),
+                    _dump_map(upload.user_metadata),
+                    upload.checksum_algorithm,
+                    upload.checksum_type,
+                    upload.storage_class,
+                ),
+            )
+            if not rows:
+                raise ValueError(f"upload id {upload.upload_id!r} is taken")
+
+        await self._write(job)
+
+    async def get_upload(self, upload_id: str) -> Upload | None:
+        """An upload in progress."""
+        rows = await self._read(
+            f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?", (upload_id,)
+        )
+        return _upload_of(rows[0]) if rows else None
+
+    async def put_part(self, part: Part, *, intent: str | None = None) -> None:
+        """Record a part, replacing an earlier part of that number (UploadNotFound)."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            exists = await _rows(
+                conn, "SELECT 1 FROM uploads WHERE upload_id = ?", (part.upload_id,)
+            )
+            if not exists:
+                raise UploadNotFound(part.upload_id)
+            replaced = await _rows(
+                conn,
+                "DELETE FROM parts WHERE upload_id = ? AND part_number = ? RETURNING manifest",
+                (part.upload_id, part.part_number),
+            )
+            await self._to_garbage(conn, [r[0] for r in replaced])
+            await conn.execute(
+                f"INSERT INTO parts ({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    part.upload_id,
+                    part.part_number,
+                    part.size,
+                    part.etag,
+                    part.last_modified,
+                    part.manifest,
+                    _dump_checksum(part.checksum),
+                ),
+            )
+            if intent is not None:
+                await conn.execute("DELETE FROM intents WHERE stream_id = ?", (intent,))
+
+        await self._write(job)
+
+    async def list_parts(
+        self, upload_id: str, part_number_marker: int, max_parts: int
+    ) -> tuple[list[Part], bool]:
+        """Parts after the marker by number, and whether more follow (UploadNotFound)."""
+        # One statement, so the upload check and the parts share a snapshot;
+        # the LEFT JOIN yields one all-NULL part row for an upload with none.
+        rows = await self._read(
+            f"SELECT {_JOINED_PART_COLUMNS} FROM uploads AS u LEFT JOIN parts AS p"
+            " ON p.upload_id = u.upload_id AND p.part_number > ?"
+            " WHERE u.upload_id = ? ORDER BY p.part_number LIMIT ?",
+            (part_number_marker, upload_id, max(0, max_parts) + 1),
+        )
+        if not rows:
+            raise UploadNotFound(upload_id)
+        parts = [_part_of(r) for r in rows if r[0] is not None]
+        if max_parts <= 0:
+            return [], False
+        return parts[:max_parts], len(parts) > max_parts
+
+    async def get_parts(
+        self, upload_id: str, part_numbers: Sequence[int]
+    ) -> list[Part]:
+        """The named parts that exist, by number."""
+        rows = await self._read(
+            f"SELECT {_PART_COLUMNS} FROM parts WHERE upload_id = ?"
+            " AND part_number IN (SELECT value FROM json_each(?)) ORDER BY part_number",
+            (upload_id, _encode_json(list(part_numbers))),
+        )
+        return [_part_of(r) for r in rows]
+
+    async def complete_upload(
+        self,
+        upload_id: str,
+        version: ObjectVersion,
+        part_numbers: Sequence[int],
+        *,
+        if_none_match_star: bool = False,
+        if_match: str | None = None,
+    ) -> None:
+        """Turn an upload into ``version`` atomically (see the Protocol)."""
+        kept = set(part_numbers)
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn,
+                "SELECT bucket, key FROM uploads WHERE upload_id = ?",
+                (upload_id,),
+            )
+            if not rows:
+                raise UploadNotFound(upload_id)
+            if tuple(rows[0]) != (version.bucket, version.key):
+                raise ValueError(
+                    "the version's bucket and key differ from the upload's"
+                )
+            await self._commit_version(conn, version, if_none_match_star, if_match)
+            parts = await _rows(
+                conn,
+                "DELETE FROM parts WHERE upload_id = ? RETURNING part_number, manifest",
+                (upload_id,),
+            )
+            await self._to_garbage(conn, [m for n, m in parts if n not in kept])
+            await conn.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
+
+        await self._write(job)
+
+    async def abort_upload(self, upload_id: str) -> None:
+        """Delete an upload; its parts' manifests go to garbage (UploadNotFound)."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            parts = await _rows(
+                conn,
+                "DELETE FROM parts WHERE upload_id = ? RETURNING manifest",
+                (upload_id,),
+            )
+            rows = await _rows(
+                conn,
+                "DELETE FROM uploads WHERE upload_id = ? RETURNING upload_id",
+                (upload_id,),
+            )
+            if not rows:
+                raise UploadNotFound(upload_id)
+            await self._to_garbage(conn, [r[0] for r in parts])
+
+        await self._write(job)
+
+    async def list_uploads(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        upload_id_marker: str,
+        max_uploads: int,
+    ) -> UploadListing:
+        """Uploads in progress by key, then initiation time (then id)."""
+        async with self._snapshot() as conn:
+            resume: tuple[float, str] | None = None
+            if key_marker and upload_id_marker:
+                rows = await self._fetch(
+                    conn,
+                    "SELECT initiated, upload_id FROM uploads"
+                    " WHERE upload_id = ? AND bucket = ? AND key = ?",
+                    (upload_id_marker, bucket, key_marker),
+                )
+                resume = (rows[0][0], rows[0][1]) if rows else None
+            walk: ListingWalk[Row] = ListingWalk(
+                prefix=prefix,
+                delimiter=delimiter,
+                marker=key_marker,
+                max_entries=max_uploads,
+                key_of=lambda r: r[_U_KEY],
+                tiebreak_of=lambda r: (r[_U_INITIATED], r[_U_ID]),
+                resume_after=resume,
+            )
+            while (fetch := walk.next_fetch()) is not None:
+                params: list[Any] = [bucket]
+                sql = f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?"
+                sql += _range_clause(fetch, params)
+                if fetch.start.after is not None:
+                    initiated, after_id = cast(tuple[float, str], fetch.start.after)
+                    sql += " AND NOT (key = ? AND (initiated, upload_id) <= (?, ?))"
+                    params += [fetch.start.key, initiated, after_id]
+                sql += " ORDER BY key, initiated, upload_id LIMIT ?"
+                params.append(fetch.limit)
+                walk.feed(await self._fetch(conn, sql, params))
+        last = walk.last_row
+        return UploadListing(
+            uploads=[_upload_of(r) for r in walk.entries],
+            common_prefixes=walk.common_prefixes,
+            is_truncated=walk.is_truncated,
+            next_key_marker=walk.last_key if walk.is_truncated else None,
+            next_upload_id_marker=(
+                last[_U_ID] if walk.is_truncated and last is not None else None
+            ),
+        )
+
+    # -- garbage and intents -----------------------------------------------
+
+    async def add_intent(self, intent: Intent) -> None:
+        """Record a write about to put fragments on drives or nodes."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn,
+                "INSERT INTO intents (stream_id, manifest, expires) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING RETURNING stream_id",
+                (intent.stream_id, intent.manifest, intent.expires),
+            )
+            if not rows:
+                raise ValueError(f"intent {intent.stream_id!r} is already recorded")
+
+        await self._write(job)
+
+    async def drop_intent(self, stream_id: str, *, to_garbage: bool) -> None:
+        """Forget an intent; with ``to_garbage`` its manifest becomes garbage."""
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            rows = await _rows(
+                conn,
+                "DELETE FROM intents WHERE stream_id = ? RETURNING manifest",
+                (stream_id,),
+            )
+            if to_garbage:
+                await self._to_garbage(conn, [r[0] for r in rows])
+
+        await self._write(job)
+
+    async def expired_intents(self, now: float, limit: int) -> list[Intent]:
+        """Intents past their expiry: writes that died."""
+        rows = await self._read(
+            "SELECT stream_id, manifest, expires FROM intents WHERE expires < ?"
+            " ORDER BY expires LIMIT ?",
+            (now, limit),
+        )
+        return [Intent(stream_id=r[0], manifest=r[1], expires=r[2]) for r in rows]
+
+    async def add_garbage(self, manifests: Sequence[bytes], due: float) -> None:
+        """Record manifests whose fragments are to be deleted after ``due``."""
+        rows = [(m, due) for m in manifests]
+        if not rows:
+            return
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(
+                "INSERT INTO garbage (manifest, due) VALUES (?, ?)", rows
+            )
+
+        await self._write(job)
+
+    async def due_garbage(self, now: float, limit: int) -> list[Garbage]:
+        """Garbage whose time has come, oldest first."""
+        rows = await self._read(
+            "SELECT id, manifest, due FROM garbage WHERE due <= ? ORDER BY due, id LIMIT ?",
+            (now, limit),
+        )
+        return [Garbage(id=r[0], manifest=r[1], due=r[2]) for r in rows]
+
+    async def remove_garbage(self, ids: Sequence[int]) -> None:
+        """Forget garbage whose fragments were deleted."""
+        if not ids:
+            return
+        encoded = _encode_json(list(ids))
+
+        async def job(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "DELETE FROM garbage WHERE id IN (SELECT value FROM json_each(?))",
+                (encoded,),
+            )
+
+        await self._write(job)
