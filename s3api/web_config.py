@@ -1,0 +1,56 @@
+"""Settings of the S3 HTTP front end."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+__all__ = ["S3ApiConfig", "new_host_id", "new_request_id"]
+
+GiB = 1024**3
+
+
+def new_request_id() -> str:
+    """A fresh request id in AWS's form: 16 upper-case hex digits."""
+    return secrets.token_hex(8).upper()
+
+
+def new_host_id() -> str:
+    """A fresh ``x-amz-id-2`` value: opaque base64, like AWS's."""
+    return base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class S3ApiConfig:
+    """How the S3 front end behaves.
+
+    ``region``: the one region clients must sign for, or None to accept any
+    region (then new buckets take the region they were signed for).
+    ``base_domains``: host names under which ``bucket.<domain>`` names a bucket
+    (virtual-hosted style); requests to anything else are path style.
+    """
+
+    region: str | None = None
+    base_domains: tuple[str, ...] = ()
+    max_clock_skew: timedelta = timedelta(minutes=15)
+    request_id: Callable[[], str] = new_request_id
+    host_id: Callable[[], str] = new_host_id
+    server_name: str = "objectd"
+    # AWS limits: 5 GiB for a single PUT and for one part.
+    max_put_size: int = 5 * GiB
+    max_part_size: int = 5 * GiB
+    # Request bodies are read in pieces of up to read_size bytes; pieces from
+    # offload_threshold up are hashed on a worker thread (hashlib releases the
+    # GIL) while the previous piece is being consumed.
+    read_size: int = 1024 * 1024
+    offload_threshold: int = 64 * 1024
+    hash_workers: int = 4
+    # A client that sends nothing for this long mid-body gets RequestTimeout.
+    body_idle_timeout: float = 60.0
+    # DeleteObjects deletes this many keys at a time.
+    delete_concurrency: int = 16
+    # Region given to buckets when none was asked for and region is None.
+    default_region: str = "us-east-1"

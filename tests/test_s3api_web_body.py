@@ -1,0 +1,234 @@
+"""Tests for s3api.web_body: request bodies read from a real aiohttp server on
+loopback (raw sockets where the test needs to misbehave like a client can)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import zlib
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from s3api.body_checks import body_spec
+from s3api.errors import BadDigest, EntityTooLarge, IncompleteBody, S3Error
+from s3api.sigv4 import PayloadMode
+from s3api.web_body import AiohttpRequestBody
+
+Outcome = dict[str, Any]
+
+
+class LoopbackServer:
+    """An aiohttp app on 127.0.0.1 run as objectd runs it (handlers are not
+    cancelled when a client goes away, so the body reader sees the loss)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.runner = web.AppRunner(app)
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.host, 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+def crc32_b64(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[LoopbackServer, list[Outcome], Callable[..., None]]]:
+    """A server whose handler reads the body as configured and records the
+    outcome; ``settings["done"]`` resolves when the first request was handled."""
+    outcomes: list[Outcome] = []
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    settings: dict[str, Any] = {
+        "mode": PayloadMode.UNSIGNED,
+        "max_size": 10**9,
+        "offload": 64 * 1024,
+        "read": True,
+        "done": done,
+    }
+    executor = ThreadPoolExecutor(max_workers=2)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        outcome: Outcome = {}
+        outcomes.append(outcome)
+        try:
+            spec = body_spec(request.headers, settings["mode"], None, max_size=settings["max_size"])
+            body = AiohttpRequestBody(
+                request,
+                spec,
+                executor=executor,
+                chunk_verifier=None,
+                max_size=settings["max_size"],
+                read_size=256 * 1024,
+                offload_threshold=settings["offload"],
+                idle_timeout=30.0,
+            )
+            if settings["read"]:
+                received = bytearray()
+                async for data in body.chunks():
+                    received += data
+                outcome["data"] = bytes(received)
+                outcome["digest"] = await body.finish()
+        except S3Error as error:
+            outcome["error"] = error
+            body_error = web.Response(status=error.status, text=error.code)
+            body_error.force_close()
+            return body_error
+        finally:
+            if not done.done():
+                done.set_result(None)
+        return web.Response(text="ok")
+
+    async def _defer(request: web.Request) -> None:
+        return None
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler, expect_handler=_defer)
+    test_server = LoopbackServer(app)
+    await test_server.start()
+
+    def configure(**kw: Any) -> None:
+        settings.update(kw)
+
+    configure.settings = settings  # type: ignore[attr-defined]
+
+    yield test_server, outcomes, configure
+    await test_server.close()
+    executor.shutdown()
+
+
+async def exchange(test_server: LoopbackServer, head: str, body: bytes = b"", *, close_write: bool = False) -> bytes:
+    """Send a raw request; return everything the server answers until it closes."""
+    reader, writer = await asyncio.open_connection(test_server.host, test_server.port)
+    writer.write(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+    await writer.drain()
+    if close_write:
+        writer.write_eof()
+    answer = await reader.read()
+    writer.close()
+    return answer
+
+
+def request_head(headers: dict[str, str]) -> str:
+    lines = ["PUT /b/k HTTP/1.1", "Host: localhost", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return "\n".join(lines) + "\n"
+
+
+async def test_content_length_body(server: Any) -> None:
+    test_server, outcomes, _ = server
+    data = bytes(range(256)) * 4096  # 1 MiB, hashed on the worker thread
+    answer = await exchange(test_server, request_head({"Content-Length": str(len(data))}), data)
+    assert answer.startswith(b"HTTP/1.1 200")
+    outcome = outcomes[0]
+    assert outcome["data"] == data
+    assert outcome["digest"].size == len(data)
+    assert outcome["digest"].md5 == hashlib.md5(data).digest()
+
+
+async def test_small_pieces_are_hashed_inline_and_in_order(server: Any) -> None:
+    test_server, outcomes, configure = server
+    configure(offload=10**9)
+    data = b"".join(i.to_bytes(4, "big") for i in range(100000))
+    await exchange(test_server, request_head({"Content-Length": str(len(data))}), data)
+    assert outcomes[0]["data"] == data
+    assert outcomes[0]["digest"].md5 == hashlib.md5(data).digest()
+
+
+async def test_truncated_body_is_incomplete(server: Any) -> None:
+    test_server, outcomes, configure = server
+    await exchange(test_server, request_head({"Content-Length": "1000"}), b"x" * 500, close_write=True)
+    # The handler learns of the lost connection after the socket closed.
+    await asyncio.wait_for(configure.settings["done"], 30)
+    assert isinstance(outcomes[0]["error"], IncompleteBody)
+    assert "digest" not in outcomes[0]
+
+
+async def test_chunked_transfer_without_length(server: Any) -> None:
+    test_server, outcomes, _ = server
+    framed = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    answer = await exchange(test_server, request_head({"Transfer-Encoding": "chunked"}), framed)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert outcomes[0]["data"] == b"hello world"
+
+
+async def test_chunked_transfer_past_the_limit(server: Any) -> None:
+    test_server, outcomes, configure = server
+    configure(max_size=8)
+    framed = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    await exchange(test_server, request_head({"Transfer-Encoding": "chunked"}), framed)
+    assert isinstance(outcomes[0]["error"], EntityTooLarge)
+
+
+async def test_aws_chunked_with_trailing_checksum(server: Any) -> None:
+    test_server, outcomes, configure = server
+    configure(mode=PayloadMode.STREAMING_UNSIGNED_TRAILER)
+    data = b"a" * 9000 + b"tail"
+    framed = (
+        b"%x\r\n" % 9000 + data[:9000] + b"\r\n" + b"4\r\ntail\r\n0\r\n"
+        + f"x-amz-checksum-crc32:{crc32_b64(data)}\r\n\r\n".encode()
+    )
+    headers = {
+        "Content-Length": str(len(framed)),
+        "Content-Encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(data)),
+        "x-amz-trailer": "x-amz-checksum-crc32",
+    }
+    answer = await exchange(test_server, request_head(headers), framed)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert outcomes[0]["data"] == data
+    assert outcomes[0]["digest"].checksum.value == crc32_b64(data)
+
+
+async def test_aws_chunked_with_wrong_trailing_checksum(server: Any) -> None:
+    test_server, outcomes, configure = server
+    configure(mode=PayloadMode.STREAMING_UNSIGNED_TRAILER)
+    framed = b"4\r\ndata\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"
+    headers = {
+        "Content-Length": str(len(framed)),
+        "x-amz-decoded-content-length": "4",
+        "x-amz-trailer": "x-amz-checksum-crc32",
+    }
+    await exchange(test_server, request_head(headers), framed)
+    assert isinstance(outcomes[0]["error"], BadDigest)
+
+
+async def test_100_continue_is_sent_when_the_body_is_first_read(server: Any) -> None:
+    test_server, outcomes, _ = server
+    reader, writer = await asyncio.open_connection(test_server.host, test_server.port)
+    head = request_head({"Content-Length": "5", "Expect": "100-continue"})
+    writer.write(head.replace("\n", "\r\n").encode() + b"\r\n")
+    await writer.drain()
+    interim = await reader.readuntil(b"\r\n\r\n")
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(b"hello")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert outcomes[0]["data"] == b"hello"
+
+
+async def test_no_100_continue_when_the_body_is_never_read(server: Any) -> None:
+    test_server, outcomes, configure = server
+    configure(read=False)
+    reader, writer = await asyncio.open_connection(test_server.host, test_server.port)
+    head = request_head({"Content-Length": "5", "Expect": "100-continue"})
+    writer.write(head.replace("\n", "\r\n").encode() + b"\r\n")
+    await writer.drain()
+    # The first thing back is the final response, not an interim 100.
+    status_and_headers = await reader.readuntil(b"\r\n\r\n")
+    writer.close()
+    assert status_and_headers.startswith(b"HTTP/1.1 200")
