@@ -18,6 +18,7 @@ from objectd.collector import GarbageCollector
 from objectd.credentials import IssuedKey, SecretBox, UserDirectory
 from objectd.data_path import DataPath, DataPathSettings
 from objectd.drive_store import LocalDriveStore
+from objectd.health import health_routes
 from objectd.master_key import load_master_key
 from objectd.object_service import StoreObjectService
 from objectd.settings import Settings
@@ -88,16 +89,15 @@ class EmbeddedServer:
         users = UserDirectory(metadata, SecretBox(master_key))
         root = await users.ensure_root(root_access_key, root_secret_key)
         collector = GarbageCollector(metadata, data, s.collector_interval)
-        app = make_app(
-            service,
-            users,
-            S3ApiConfig(
-                region=None if s.any_region else s.region,
-                default_region=s.region,
-                base_domains=tuple(s.base_domains),
-            ),
+        config = S3ApiConfig(
+            region=None if s.any_region else s.region,
+            default_region=s.region,
+            base_domains=tuple(s.base_domains),
         )
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        app = make_app(service, users, config, extra_routes=health_routes(metadata))
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, read_bufsize=config.read_size
+        )
         await self._runner.setup()
         host, port = s.host_port()
         ssl_context = None

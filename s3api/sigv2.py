@@ -241,6 +241,10 @@ class SigV2Verifier:
         normalized = canonical_uri(path)
         if normalized != path:
             paths.append(normalized)
+        # A path-style bucket request ("/bucket") is signed by botocore and
+        # others with the resource "/bucket/", which is what AWS accepts.
+        if not host_bucket and path.count("/") == 1 and len(path) > 1:
+            paths.append(path + "/")
         return [f"{prefix}{candidate}{suffix}" for candidate in paths]
 
     @staticmethod

@@ -240,6 +240,21 @@ def test_botocore_signed_operations(client, key):
             SigV2Verifier().verify(tampered, auth, SECRET, SIGNING_TIME)
 
 
+@pytest.mark.parametrize(
+    "operation, params",
+    [("list_objects", {"Bucket": "bucket-one"}), ("head_bucket", {"Bucket": "bucket-one"}),
+     ("get_bucket_location", {"Bucket": "bucket-one"})],
+)
+def test_botocore_signed_path_style_bucket_requests(client, operation, params):
+    # botocore signs "/bucket" as the resource "/bucket/"; AWS accepts it.
+    parts = send(client, operation, **params)
+    auth = parse_authorization(parts.header("authorization") or "")
+    SigV2Verifier().verify(parts, auth, SECRET, SIGNING_TIME)
+    other = RequestParts.build(parts.method, "/bucket-two", parts.query, parts.headers)
+    with pytest.raises(SignatureDoesNotMatch):
+        SigV2Verifier().verify(other, auth, SECRET, SIGNING_TIME)
+
+
 def test_botocore_signed_request_with_tampered_amz_header(client):
     parts = send(client, "put_object", Bucket="b", Key="k", Body=b"x", Metadata={"colour": "blue"})
     auth = parse_authorization(parts.header("authorization") or "")
