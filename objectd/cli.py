@@ -54,6 +54,15 @@ def _announce(settings: Settings, running: Any) -> None:
     )
 
 
+def run_event_loop(main: Any) -> Any:
+    """Run ``main`` on uvloop (libuv, in C) when installed, else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the embedded server until interrupted."""
     from objectd.self_signed import make_self_signed
@@ -70,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_json)
     server = EmbeddedServer(settings)
     try:
-        asyncio.run(
+        run_event_loop(
             serve_forever(
                 server,
                 os.environ.get("OBJECTD_ROOT_ACCESS_KEY"),
