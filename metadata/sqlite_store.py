@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import json
 import sqlite3
 import time
@@ -377,8 +378,14 @@ class SqliteStore:
         garbage_grace: float = 60.0,
         readers: int = 3,
         busy_timeout: float = 5.0,
+        sole_writer: bool = False,
     ) -> None:
+        """``sole_writer``: this store is the only process that changes buckets
+        in the database (the embedded server, which locks its data folder), so
+        bucket rows may be served from memory: every request looks its bucket
+        up, and this saves a database round trip on each."""
         self.path = path
+        self._bucket_cache: dict[str, Bucket] | None = {} if sole_writer else None
         self.garbage_grace = garbage_grace
         self.busy_timeout = busy_timeout
         self._reader_count = max(1, readers)
@@ -419,6 +426,9 @@ class SqliteStore:
             raise translated from exc
         self._writer = GroupCommitWriter(self._writer_conn)
         self._writer.start()
+        if self._bucket_cache is not None:
+            rows = await self._read(f"SELECT {_BUCKET_COLUMNS} FROM buckets", ())
+            self._bucket_cache = {b.name: b for b in map(_bucket_of, rows)}
 
     async def close(self) -> None:
         """Finish queued writes and close every connection (idempotent)."""
@@ -610,9 +620,13 @@ class SqliteStore:
             )
 
         await self._write(job)
+        if self._bucket_cache is not None:
+            self._bucket_cache[bucket.name] = bucket
 
     async def get_bucket(self, name: str) -> Bucket | None:
         """A bucket by name."""
+        if self._bucket_cache is not None:
+            return self._bucket_cache.get(name)
         rows = await self._read(
             f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)
         )
@@ -651,6 +665,8 @@ class SqliteStore:
             await conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
         await self._write(job)
+        if self._bucket_cache is not None:
+            self._bucket_cache.pop(name, None)
 
     async def set_versioning(self, name: str, state: str) -> None:
         """Set a bucket's versioning state (BucketNotFound)."""
@@ -667,6 +683,8 @@ class SqliteStore:
                 raise BucketNotFound(name)
 
         await self._write(job)
+        if self._bucket_cache is not None and name in self._bucket_cache:
+            self._bucket_cache[name] = dataclasses.replace(self._bucket_cache[name], versioning=state)
 
     # -- objects -----------------------------------------------------------
 

@@ -66,7 +66,7 @@ def run_event_loop(main: Any) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the embedded server until interrupted."""
     from objectd.self_signed import make_self_signed
-    from objectd.server import EmbeddedServer, serve_forever
+    from objectd.server import DataDirInUse, EmbeddedServer, serve_forever
 
     try:
         settings = load_settings(args.config, flags=_serve_flags(args))
@@ -89,6 +89,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         pass
+    except DataDirInUse as exc:
+        print(f"objectd: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,7 +4,9 @@ one process (``objectd serve DATA_DIR``)."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,10 @@ from s3api.web_app import S3ApiConfig, make_app
 log = logging.getLogger("objectd.server")
 
 
+class DataDirInUse(Exception):
+    """Another server holds the data folder."""
+
+
 @dataclass
 class Running:
     """What a started server exposes to its caller (CLI, tests)."""
@@ -46,15 +52,30 @@ class EmbeddedServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._runner: web.AppRunner | None = None
+        self._lock_fd: int | None = None
         self.running: Running | None = None
 
-    async def open_metadata(self) -> SqliteStore:
-        """Open (and migrate) the embedded metadata database."""
+    async def open_metadata(self, *, serving: bool = False) -> SqliteStore:
+        """Open (and migrate) the embedded metadata database. The serving
+        process holds the data folder's lock and is the only one that changes
+        buckets, so it keeps them in memory."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = SqliteStore(str(self.settings.data_dir / "metadata.db"),
-                            garbage_grace=self.settings.garbage_grace)
+                            garbage_grace=self.settings.garbage_grace, sole_writer=serving)
         await store.open()
         return store
+
+    def _lock_data_dir(self) -> None:
+        """Hold DATA_DIR/objectd.lock for the life of the process: two servers
+        on one data folder would corrupt each other's view of it."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.settings.data_dir / "objectd.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DataDirInUse(f"another objectd serve is running on {self.settings.data_dir}") from None
+        self._lock_fd = fd
 
     def master_key(self) -> bytes:
         """The master key (generated into DATA_DIR on first start)."""
@@ -66,8 +87,9 @@ class EmbeddedServer:
         """Open everything and start listening."""
         s = self.settings
         tune_malloc()
+        self._lock_data_dir()
         master_key = self.master_key()
-        metadata = await self.open_metadata()
+        metadata = await self.open_metadata(serving=True)
         drives = {}
         for folder in s.drive_folders():
             drive = LocalDriveStore.initialize(folder)
@@ -132,6 +154,9 @@ class EmbeddedServer:
         if self.running is not None:
             await self.running.metadata.close()
             self.running = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 async def serve_forever(server: EmbeddedServer, root_access_key: str | None, root_secret_key: str | None,

@@ -110,26 +110,41 @@ class StreamReader:
         spans: dict[int, bytes] = {}
         failed: dict[int, str] = {}
 
-        async def fetch(index: int) -> None:
-            location = self.ref.locations[index] if index < len(self.ref.locations) else ""
-            store = self._stores.get(location)
-            if store is None:
-                failed[index] = f"store {location!r} unavailable"
+        def take(index: int, result: bytes | BaseException) -> None:
+            if isinstance(result, BaseException):
+                failed[index] = repr(result)  # any store failure means: use another fragment
+            elif len(result) != span_length:
+                failed[index] = f"short read: {len(result)} of {span_length} bytes"
+            else:
+                spans[index] = result
+
+        async def fetch_all(indexes: list[int]) -> None:
+            stores = {i: self._store_for(i) for i in indexes}
+            for i, store in list(stores.items()):
+                if store is None:
+                    failed[i] = f"store {self._location(i)!r} unavailable"
+                    del stores[i]
+            if all(hasattr(store, "read_sync") for store in stores.values()):
+                # Local drives: one hop off the loop for every read.
+                results = await loop.run_in_executor(
+                    None, self._read_local_sync, stores, span_offset, span_length
+                )
+                for i, result in results.items():
+                    take(i, result)
                 return
-            try:
-                data = await store.read(fragment_id(self.ref.stream_id, index), span_offset, span_length)
-            except Exception as exc:  # any store failure means: use another fragment
-                failed[index] = repr(exc)
-                return
-            if len(data) != span_length:
-                failed[index] = f"short read: {len(data)} of {span_length} bytes"
-                return
-            spans[index] = data
+
+            async def fetch(i: int, store: FragmentStore) -> None:
+                try:
+                    take(i, await store.read(fragment_id(self.ref.stream_id, i), span_offset, span_length))
+                except Exception as exc:
+                    take(i, exc)
+
+            await asyncio.gather(*(fetch(i, store) for i, store in stores.items()))
 
         subset = self._wanted_data_fragments(batch)
         order = list(range(layout.fragment_count))
         if subset is not None:
-            await asyncio.gather(*(fetch(i) for i in subset))
+            await fetch_all(subset)
             if all(i in spans for i in subset):
                 try:
                     return await loop.run_in_executor(None, self._open_subset, batch, subset, spans)
@@ -148,7 +163,7 @@ class StreamReader:
                         f"stream {self.ref.stream_id}: only {len(usable)} of {layout.k} "
                         f"fragments readable; failed {failed}; stores {self.ref.locations}"
                     )
-                await asyncio.gather(*(fetch(i) for i in untried[:need]))
+                await fetch_all(untried[:need])
                 continue
             try:
                 result = await loop.run_in_executor(None, self._decode_batch, batch, spans)
@@ -159,6 +174,23 @@ class StreamReader:
                 continue
             self._report(failed)
             return result
+
+    def _location(self, index: int) -> str:
+        return self.ref.locations[index] if index < len(self.ref.locations) else ""
+
+    def _store_for(self, index: int) -> FragmentStore | None:
+        return self._stores.get(self._location(index))
+
+    def _read_local_sync(
+        self, stores: Mapping[int, FragmentStore], offset: int, length: int
+    ) -> dict[int, bytes | BaseException]:
+        results: dict[int, bytes | BaseException] = {}
+        for index, store in stores.items():
+            try:
+                results[index] = store.read_sync(fragment_id(self.ref.stream_id, index), offset, length)  # type: ignore[attr-defined]
+            except Exception as exc:
+                results[index] = exc
+        return results
 
     def _report(self, failed: dict[int, str]) -> None:
         for index, reason in failed.items():

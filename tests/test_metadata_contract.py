@@ -34,6 +34,8 @@ GRACE = 60.0
 
 BACKENDS: dict[str, Callable[[Path], MetadataStore]] = {
     "sqlite": lambda tmp: SqliteStore(str(tmp / "meta.db"), garbage_grace=GRACE),
+    # The embedded server's configuration: bucket rows served from memory.
+    "sqlite-sole-writer": lambda tmp: SqliteStore(str(tmp / "meta.db"), garbage_grace=GRACE, sole_writer=True),
 }
 
 

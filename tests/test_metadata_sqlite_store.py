@@ -426,3 +426,34 @@ async def test_listing_queries_are_index_range_scans(
                 assert "versions_by_key" in plan, (sql, plan)
             elif "FROM uploads" in sql:
                 assert "uploads_by_key" in plan, (sql, plan)
+
+
+async def test_sole_writer_bucket_cache_follows_changes_and_reopens(tmp_path):
+    from metadata.errors import BucketNotFound
+    from metadata.model import Bucket
+
+    path = str(tmp_path / "cached.db")
+    store = SqliteStore(path, sole_writer=True)
+    await store.open()
+    try:
+        await store.create_bucket(Bucket("alpha", "u1", 1.0, "us-east-1"))
+        await store.create_bucket(Bucket("beta", "u2", 2.0, "eu-west-1"))
+        before = store.rows_read
+        assert (await store.get_bucket("alpha")).owner == "u1"
+        assert store.rows_read == before  # served from memory
+        await store.set_versioning("beta", "Enabled")
+        assert (await store.get_bucket("beta")).versioning == "Enabled"
+        await store.delete_bucket("alpha")
+        assert await store.get_bucket("alpha") is None
+        with pytest.raises(BucketNotFound):
+            await store.set_versioning("alpha", "Enabled")
+    finally:
+        await store.close()
+    again = SqliteStore(path, sole_writer=True)
+    await again.open()
+    try:
+        assert await again.get_bucket("alpha") is None
+        beta = await again.get_bucket("beta")
+        assert beta is not None and beta.versioning == "Enabled" and beta.region == "eu-west-1"
+    finally:
+        await again.close()
