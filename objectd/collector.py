@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 
+from metadata.model import Garbage
 from metadata.store import MetadataStore
 from objectd.data_path import DataPath
 from objectd.manifest import Manifest
@@ -19,15 +20,21 @@ from objectd.manifest import Manifest
 log = logging.getLogger("objectd.collector")
 
 BATCH = 100
+RETRY_DELAY = 60.0
+"""Seconds before garbage whose fragments could not all be deleted is tried again."""
 
 
 class GarbageCollector:
     """Deletes due garbage and the leftovers of dead writes."""
 
-    def __init__(self, metadata: MetadataStore, data: DataPath, interval: float) -> None:
+    def __init__(self, metadata: MetadataStore, data: DataPath, interval: float,
+                 retry_delay: float = RETRY_DELAY) -> None:
+        if retry_delay <= 0:
+            raise ValueError("retry_delay must be positive")  # a pass would retry forever
         self.metadata = metadata
         self.data = data
         self.interval = interval
+        self.retry_delay = retry_delay
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self, now: float | None = None) -> int:
@@ -41,7 +48,8 @@ class GarbageCollector:
             due = await self.metadata.due_garbage(now, BATCH)
             if not due:
                 return cleared
-            done = []
+            done: list[int] = []
+            failed: list[Garbage] = []
             for item in due:
                 try:
                     manifest = Manifest.decode(item.manifest)
@@ -51,11 +59,17 @@ class GarbageCollector:
                     continue
                 if await self.data.delete_fragments(manifest):
                     done.append(item.id)
-            if done:
-                await self.metadata.remove_garbage(done)
+                else:
+                    failed.append(item)
             cleared += len(done)
-            if len(done) < len(due):
-                return cleared  # a store is failing: try again next pass
+            if failed:
+                # A store is failing: retry these later, behind newer garbage,
+                # so that an unreachable drive does not stop collection on the
+                # others. The new rows are written before the old ones go, so
+                # a crash in between leaves a duplicate, never a loss.
+                await self.metadata.add_garbage([item.manifest for item in failed], now + self.retry_delay)
+                done += [item.id for item in failed]
+            await self.metadata.remove_garbage(done)
 
     async def _loop(self) -> None:
         while True:

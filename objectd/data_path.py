@@ -27,11 +27,6 @@ from placement.ring import Ring
 
 log = logging.getLogger("objectd.data")
 
-INTENT_LIFETIME = 24 * 3600.0
-"""How long a write may run before the collector treats its fragments as
-left behind by a crash."""
-
-
 @dataclass(frozen=True)
 class DataPathSettings:
     """How new data is written."""
@@ -40,6 +35,9 @@ class DataPathSettings:
     write_quorum: int = 5
     inline_threshold: int = 32 * 1024
     encrypt: bool = True
+    intent_lifetime: float = 24 * 3600.0
+    """How long a write may run before the collector treats its fragments as
+    left behind by a crash."""
 
 
 class DataPath:
@@ -133,7 +131,7 @@ class DataPath:
         )
         planned = Manifest((writer.reference(),))
         await self.metadata.add_intent(
-            Intent(stream_id=stream_id, manifest=planned.encode(), expires=time.time() + INTENT_LIFETIME)
+            Intent(stream_id=stream_id, manifest=planned.encode(), expires=time.time() + self.settings.intent_lifetime)
         )
         try:
             await writer.open()

@@ -14,6 +14,7 @@ All file work runs in the default thread pool, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import secrets
@@ -160,13 +161,22 @@ class LocalDriveStore:
             os.close(fd)
 
     async def delete(self, fragment_id: str) -> None:
-        """Remove a committed fragment (missing is fine)."""
+        """Remove a fragment, committed or still under tmp/ (missing is fine)."""
         await asyncio.get_running_loop().run_in_executor(None, self.delete_sync, fragment_id)
 
     def delete_sync(self, fragment_id: str) -> None:
         """Blocking form of :meth:`delete`."""
         self._require_online()
         self.path_of(fragment_id).unlink(missing_ok=True)
+        # A writer killed with its process leaves its data under tmp/; the
+        # collector gets here through the stream's expired intent. Removing it
+        # also makes a writer still running past that point fail its commit
+        # rather than leave a fragment nothing references.
+        prefix = f"{fragment_id}."
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.root / "tmp") as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix):
+                    Path(entry.path).unlink(missing_ok=True)
 
     async def exists(self, fragment_id: str) -> bool:
         """Whether a committed fragment exists."""

@@ -7,6 +7,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import signal
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,7 @@ class EmbeddedServer:
                 write_quorum=s.effective_write_quorum(),
                 inline_threshold=s.inline_threshold,
                 encrypt=s.encrypt,
+                intent_lifetime=s.intent_lifetime,
             ),
             master_key,
         )
@@ -164,7 +166,14 @@ async def serve_forever(server: EmbeddedServer, root_access_key: str | None, roo
     """Start ``server``, call ``announce(running)``, run until cancelled."""
     running = await server.start(root_access_key, root_secret_key)
     announce(running)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # SIGTERM (Kubernetes, systemd) stops gracefully: no new connections,
+    # requests in flight finish, the database closes cleanly.
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("stopping on SIGTERM")
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         await server.stop()

@@ -42,6 +42,7 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     garbage_grace: float = 60.0
+    intent_lifetime: float = 24 * 3600.0
     collector_interval: float = 5.0
     min_part_size: int = 5 * 1024 * 1024
     log_level: str = "INFO"
@@ -74,6 +75,8 @@ class Settings:
             raise SettingsError(f"{self.k}+{self.m} needs at least {self.k + self.m} drives, have {len(folders)}")
         if self.segment_size < 4096:
             raise SettingsError("segment_size must be at least 4096")
+        if self.intent_lifetime <= 0 or self.garbage_grace < 0:
+            raise SettingsError("intent_lifetime must be positive and garbage_grace not negative")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("tls_cert and tls_key go together")
         self.host_port()

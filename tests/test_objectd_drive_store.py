@@ -87,3 +87,12 @@ def test_drive_id_is_kept(tmp_path):
     again = LocalDriveStore.initialize(tmp_path / "d")
     assert first.store_id == "d"
     assert again.store_id == "drive-x"
+
+
+async def test_delete_also_removes_an_abandoned_temporary_file(drive):
+    writer = await drive.open_writer(FID)
+    await writer.write(b"half written by a process that died")
+    await drive.delete(FID)
+    assert list((drive.root / "tmp").iterdir()) == []
+    with pytest.raises(FileNotFoundError):
+        await writer.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from s3api.checksums import ChecksumAlgorithm
 from s3api.conditions import ReadConditions, evaluate_copy_source, evaluate_read, write_condition
 from s3api.errors import InvalidArgument, InvalidRequest, MethodNotAllowed, NoSuchKey
 from s3api.object_headers import (
@@ -112,7 +113,13 @@ async def copy_object(call: S3Call) -> web.StreamResponse:
     reader, source_version = await open_copy_source(call, source)
     headers = headers_from_request(call.headers.items()) if replace else reader.info.headers
     condition = write_condition(call.headers)
-    info = await call.service.copy_object(call.principal, reader, call.bucket, call.key, headers, condition)
+    # AWS: x-amz-checksum-algorithm picks the copy's checksum; without it the
+    # source's algorithm is kept.
+    algorithm_name = call.headers.get("x-amz-checksum-algorithm")
+    algorithm = ChecksumAlgorithm.from_name(algorithm_name).value if algorithm_name is not None else None
+    info = await call.service.copy_object(
+        call.principal, reader, call.bucket, call.key, headers, condition, checksum_algorithm=algorithm
+    )
     answer = version_headers(info)
     if source_version is not None:
         answer["x-amz-copy-source-version-id"] = source_version
@@ -186,13 +193,19 @@ async def _read(call: S3Call, with_body: bool) -> web.StreamResponse:
     response = web.StreamResponse(status=206 if partial else 200, headers=headers)
     length = selected.length if selected is not None else info.size
     response.content_length = length
+    chunks = reader.read(selected).__aiter__() if with_body and length > 0 else None
+    # The first piece is read before the status line goes out, so an object
+    # that cannot be read at all gets a proper error response (InternalError)
+    # rather than a 200 cut short.
+    piece = await anext(chunks, None) if chunks is not None else None
     call.request[STREAMING_RESPONSE] = response
     await response.prepare(call.request)
-    if with_body and length > 0:
+    if chunks is not None:
         sent = 0
-        async for chunk in reader.read(selected):
-            sent += len(chunk) if not isinstance(chunk, memoryview) else chunk.nbytes
-            await response.write(chunk)
+        while piece is not None:
+            sent += len(piece) if not isinstance(piece, memoryview) else piece.nbytes
+            await response.write(piece)
+            piece = await anext(chunks, None)
         if sent != length:
             # Never end a response that promised more (or fewer) bytes than
             # it carries: raising drops the connection, which clients notice.
