@@ -64,17 +64,20 @@ def frame_size_for(payload_len: int) -> int:
     return payload_len + FRAME_OVERHEAD
 
 
-def frame(
+FrameParts = tuple[bytes, "bytes | bytearray | memoryview", bytes]
+"""A frame as its three pieces (header, payload, digest), for vectored writes."""
+
+
+def frame_parts(
     payload: bytes | bytearray | memoryview,
     *,
     seg_index: int,
     frag_index: int,
     encrypted: bool,
-) -> bytes:
-    """Wrap ``payload`` in a frame: header, payload, xxh3_64 digest.
-
-    The payload is copied once, into the returned frame.
-    """
+) -> FrameParts:
+    """The frame around ``payload`` as (header, payload, digest), without
+    copying the payload: written back to back (``os.writev``) they are
+    exactly :func:`frame`'s bytes."""
     payload_len = len(payload) if not isinstance(payload, memoryview) else payload.nbytes
     if payload_len > MAX_PAYLOAD:
         raise ValueError(f"payload of {payload_len} bytes exceeds the frame limit")
@@ -93,7 +96,21 @@ def frame(
     )
     digest = xxhash.xxh3_64(header)
     digest.update(payload)
-    return b"".join((header, payload, digest.digest()))
+    return header, payload, digest.digest()
+
+
+def frame(
+    payload: bytes | bytearray | memoryview,
+    *,
+    seg_index: int,
+    frag_index: int,
+    encrypted: bool,
+) -> bytes:
+    """Wrap ``payload`` in a frame: header, payload, xxh3_64 digest.
+
+    The payload is copied once, into the returned frame.
+    """
+    return b"".join(frame_parts(payload, seg_index=seg_index, frag_index=frag_index, encrypted=encrypted))
 
 
 def parse_header(buf: bytes | bytearray | memoryview) -> FrameHeader:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from erasure.codec import ErasureCodec
 from erasure.errors import NotEnoughFragments, PieceCorrupt
-from erasure.framing import frame, unframe
+from erasure.framing import FrameParts, frame_parts, unframe
 from erasure.geometry import StripeGeometry
 from erasure.layout import StripeLayout
 from erasure.piece_cipher import PieceCipher
@@ -73,9 +73,16 @@ class StripeEncoder(_StripeStream):
     def encode_segment(self, seg_index: int, data: bytes | bytearray | memoryview) -> list[bytes]:
         """The k + m frames of segment ``seg_index``, in fragment index order;
         frame i goes to fragment file i."""
+        return [b"".join(parts) for parts in self.encode_segment_parts(seg_index, data)]
+
+    def encode_segment_parts(
+        self, seg_index: int, data: bytes | bytearray | memoryview
+    ) -> list[FrameParts]:
+        """As :meth:`encode_segment`, each frame as (header, payload, digest)
+        so a vectored write saves copying the payload once more."""
         fragments = self.codec.encode(data)
         cipher = self._cipher
-        pieces: list[bytes] = []
+        pieces: list[FrameParts] = []
         for frag_index, fragment in enumerate(fragments):
             payload = (
                 fragment
@@ -83,7 +90,7 @@ class StripeEncoder(_StripeStream):
                 else cipher.seal(self.stream_id, frag_index, seg_index, fragment)
             )
             pieces.append(
-                frame(
+                frame_parts(
                     payload,
                     seg_index=seg_index,
                     frag_index=frag_index,

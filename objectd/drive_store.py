@@ -18,6 +18,7 @@ import contextlib
 import errno
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from objectd.fragment_store import FRAGMENT_ID, FragmentNotFound, StoreOffline
@@ -51,10 +52,18 @@ class DriveFragmentWriter:
         """Append ``data`` to the temporary file."""
         await asyncio.get_running_loop().run_in_executor(None, self.write_sync, data)
 
-    def write_sync(self, data: bytes | memoryview) -> None:
-        """Append ``data`` (blocking; for callers already off the event loop)."""
+    def write_sync(self, data: bytes | memoryview | Sequence[bytes | memoryview]) -> None:
+        """Append ``data``, or a sequence of buffers back to back (one vectored
+        write). Blocking; for callers already off the event loop."""
         if self._fd is None:
             raise ValueError("writer is closed")
+        if isinstance(data, (tuple, list)):
+            buffers = [memoryview(b).cast("B") for b in data]
+            written = os.writev(self._fd, buffers)
+            total = sum(b.nbytes for b in buffers)
+            if written == total:
+                return
+            data = b"".join(buffers)[written:]  # a short vectored write: finish plainly
         view = memoryview(data)
         while view:
             n = os.write(self._fd, view)

@@ -227,7 +227,7 @@ class StreamWriter:
     def _encode_and_write_sync(
         self, seg_index: int, segment: bytes, writers: list[Any]
     ) -> dict[int, BaseException]:
-        pieces = self._encoder.encode_segment(seg_index, segment)
+        pieces = self._encoder.encode_segment_parts(seg_index, segment)
         errors: dict[int, BaseException] = {}
         for index, (writer, piece) in enumerate(zip(writers, pieces)):
             if writer is None:

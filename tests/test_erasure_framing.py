@@ -154,3 +154,12 @@ def test_verify_frames_finds_frames_of_another_fragment() -> None:
 def test_verify_frames_refuses_impossible_frame_sizes() -> None:
     with pytest.raises(ValueError):
         verify_frames(b"", FRAME_OVERHEAD)
+
+
+def test_frame_parts_join_to_the_frame():
+    from erasure.framing import frame, frame_parts
+
+    payload = bytes(range(256)) * 40
+    parts = frame_parts(payload, seg_index=7, frag_index=3, encrypted=True)
+    assert parts[1] is payload  # not copied
+    assert b"".join(parts) == frame(payload, seg_index=7, frag_index=3, encrypted=True)

@@ -96,3 +96,11 @@ async def test_delete_also_removes_an_abandoned_temporary_file(drive):
     assert list((drive.root / "tmp").iterdir()) == []
     with pytest.raises(FileNotFoundError):
         await writer.commit()
+
+
+async def test_vectored_write(drive):
+    writer = await drive.open_writer(FID)
+    writer.write_sync((b"head", memoryview(b"-payload-"), b"tail"))
+    writer.write_sync([b"", b"more"])
+    await writer.commit()
+    assert await drive.read(FID, 0, 100) == b"head-payload-tailmore"
