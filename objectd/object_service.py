@@ -163,15 +163,17 @@ class StoredObjectReader:
 
 
 class _CopiedBody:
-    """A RequestBody over an existing object's bytes (CopyObject, UploadPartCopy)."""
+    """A RequestBody over an existing object's bytes (CopyObject, UploadPartCopy),
+    hashed with MD5 and ``algorithm`` (no checksum when None)."""
 
-    def __init__(self, source: StoredObjectReader, byte_range: ByteRange | None) -> None:
+    def __init__(
+        self, source: StoredObjectReader, byte_range: ByteRange | None, algorithm: str | None
+    ) -> None:
         self._source = source
         self._range = byte_range
         self._md5 = hashlib.md5()
         self._size = 0
-        src = source.info.checksum
-        self._algorithm = ChecksumAlgorithm.from_name(src.algorithm) if src else None
+        self._algorithm = ChecksumAlgorithm.from_name(algorithm) if algorithm else None
         self._checksum = new_checksum(self._algorithm) if self._algorithm else None
 
     def _hash(self, piece: bytes | memoryview) -> None:
@@ -361,9 +363,14 @@ class StoreObjectService:
         key: str,
         headers: ObjectHeaders,
         condition: WriteCondition | None = None,
+        checksum_algorithm: str | None = None,
     ) -> ObjectInfo:
-        """Write ``source``'s bytes as a new version of bucket/key."""
-        return await self.put_object(principal, bucket, key, headers, _CopiedBody(source, None), condition)
+        """Write ``source``'s bytes as a new version of bucket/key, checksummed
+        with ``checksum_algorithm`` or else the source's algorithm."""
+        if checksum_algorithm is None and source.info.checksum is not None:
+            checksum_algorithm = source.info.checksum.algorithm
+        body = _CopiedBody(source, None, checksum_algorithm)
+        return await self.put_object(principal, bucket, key, headers, body, condition)
 
     async def list_objects(
         self, principal: Principal, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
@@ -502,9 +509,10 @@ class StoreObjectService:
         source: StoredObjectReader,  # type: ignore[override]
         byte_range: ByteRange | None,
     ) -> PartInfo:
-        """Store one part from an existing object."""
+        """Store one part from an existing object, checksummed with the upload's algorithm."""
         upload = await self._upload(principal, bucket, key, upload_id)
-        return await self._store_part(upload, part_number, _CopiedBody(source, byte_range))
+        body = _CopiedBody(source, byte_range, upload.checksum_algorithm)
+        return await self._store_part(upload, part_number, body)
 
     async def complete_multipart_upload(
         self,

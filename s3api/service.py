@@ -307,8 +307,13 @@ class ObjectService(Protocol):
         key: str,
         headers: ObjectHeaders,
         condition: WriteCondition | None = None,
+        checksum_algorithm: str | None = None,
     ) -> ObjectInfo:
-        """Write ``source``'s bytes as a new version of bucket/key with ``headers``."""
+        """Write ``source``'s bytes as a new version of bucket/key with ``headers``.
+
+        The copy's checksum uses ``checksum_algorithm`` when given, else the
+        source's algorithm (none if the source has no checksum), as AWS does.
+        """
         ...
 
     async def list_objects(
@@ -371,7 +376,8 @@ class ObjectService(Protocol):
         source: ObjectReader,
         byte_range: ByteRange | None,
     ) -> PartInfo:
-        """Store one part from (a range of) an existing object."""
+        """Store one part from (a range of) an existing object; its checksum
+        uses the upload's algorithm, whatever the source's."""
         ...
 
     async def complete_multipart_upload(

@@ -68,7 +68,9 @@ def make_app(
     request bodies arrive in large pieces.
     """
     config = config or S3ApiConfig()
-    app = web.Application(middlewares=[_s3_middleware])
+    # S3 stores bodies exactly as sent: Content-Encoding (gzip, deflate …)
+    # describes the object, so the body must never be decompressed on arrival.
+    app = web.Application(middlewares=[_s3_middleware], handler_args={"auto_decompress": False})
     executor = ThreadPoolExecutor(max_workers=config.hash_workers, thread_name_prefix="s3api-hash")
     app[_STATE] = _AppState(
         service=service,
@@ -85,7 +87,8 @@ def make_app(
 
     app.on_cleanup.append(_shutdown_executor)
     app.router.add_routes(extra_routes)
-    app.router.add_route("*", "/{tail:.*}", _dispatch, expect_handler=_defer_continue)
+    # Every path is S3's, including keys with line breaks ("." would not match them).
+    app.router.add_route("*", r"/{tail:[\s\S]*}", _dispatch, expect_handler=_defer_continue)
     return app
 
 
