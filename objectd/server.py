@@ -27,6 +27,7 @@ from objectd.object_service import StoreObjectService
 from objectd.settings import Settings
 from placement.ring import Ring, RingNode
 from s3api.web_app import S3ApiConfig, make_app
+from s3api.web_config import HTTP_LIMITS
 
 log = logging.getLogger("objectd.server")
 
@@ -120,7 +121,7 @@ class EmbeddedServer:
         )
         app = make_app(service, users, config, extra_routes=health_routes(metadata))
         self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, read_bufsize=config.read_size
+            app, access_log=None, handle_signals=False, read_bufsize=config.read_size, **HTTP_LIMITS
         )
         await self._runner.setup()
         host, port = s.host_port()

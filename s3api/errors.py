@@ -265,6 +265,14 @@ class KeyTooLongError(S3Error):
     message = "Your key is too long"
 
 
+class RequestHeaderSectionTooLarge(S3Error):
+    """The request's headers exceed S3's 8 KB limit."""
+
+    code = "RequestHeaderSectionTooLarge"
+    status = 400
+    message = "Your request header section exceeds the maximum allowed size."
+
+
 class InvalidURI(S3Error):
     """The URI could not be parsed."""
 

@@ -115,6 +115,9 @@ async def _stamp_headers(request: web.Request, response: web.StreamResponse) -> 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
     state = request.app[_STATE]
     config = state.config
+    header_bytes = sum(len(name) + len(value) + 4 for name, value in request.raw_headers)
+    if header_bytes > config.max_header_bytes:
+        raise errors.RequestHeaderSectionTooLarge(MaxSizeAllowed=str(config.max_header_bytes))
     target = parse_target(request.raw_path)
     host = request.headers.get("Host")
     host_bucket = bucket_from_host(host, config.base_domains)

@@ -8,7 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-__all__ = ["S3ApiConfig", "new_host_id", "new_request_id"]
+__all__ = ["HTTP_LIMITS", "S3ApiConfig", "new_host_id", "new_request_id"]
+
+HTTP_LIMITS = {"max_line_size": 64 * 1024, "max_field_size": 64 * 1024}
+"""aiohttp request-parser limits to run the S3 app with (AppRunner keyword
+arguments): above S3's own header limit, which the app enforces itself."""
 
 GiB = 1024**3
 
@@ -52,5 +56,9 @@ class S3ApiConfig:
     body_idle_timeout: float = 60.0
     # DeleteObjects deletes this many keys at a time.
     delete_concurrency: int = 16
+    # AWS refuses requests whose header section exceeds 8 KB. The HTTP server
+    # must accept longer header lines than this (see HTTP_LIMITS) so the
+    # refusal is an S3 error, not a bare HTTP 400.
+    max_header_bytes: int = 8 * 1024
     # Region given to buckets when none was asked for and region is None.
     default_region: str = "us-east-1"
