@@ -13,11 +13,10 @@ UTF-8 bytes, which is S3's listing order.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import aiosqlite
 
 from metadata.errors import SchemaTooNew
 
@@ -124,44 +123,41 @@ _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
 )"""
 
 
-async def schema_version(conn: aiosqlite.Connection) -> int:
+def schema_version(conn: sqlite3.Connection) -> int:
     """The newest migration applied to the database (0 for a new one)."""
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-        )
-    )
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchall()
     if not rows:
         return 0
-    return await _current_version(conn)
+    return _current_version(conn)
 
 
-async def _current_version(conn: aiosqlite.Connection) -> int:
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT coalesce(max(version), 0) FROM schema_version"
-        )
-    )
+def _current_version(conn: sqlite3.Connection) -> int:
+    rows = conn.execute(
+        "SELECT coalesce(max(version), 0) FROM schema_version"
+    ).fetchall()
     return int(rows[0][0])
 
 
-async def apply_migrations(
-    conn: aiosqlite.Connection, migrations: Sequence[Migration] = MIGRATIONS
+def apply_migrations(
+    conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS
 ) -> list[int]:
     """Bring the schema up to the last of ``migrations``; return the versions
     applied now (empty when already current).
 
-    ``conn`` must be in autocommit mode (``isolation_level=None``). All steps
+    ``conn`` must be in autocommit mode (``isolation_level=None``); the call
+    blocks, so the store runs it on its writer's thread. All steps
     run in one transaction: either the database reaches the last version or
     it stays as it was. SchemaTooNew when the database is ahead of this code.
     """
     expected = list(range(1, len(migrations) + 1))
     if [m.version for m in migrations] != expected:
         raise ValueError("migrations must be numbered 1, 2, 3, ... in order")
-    await conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        await conn.execute(_VERSION_TABLE)
-        current = await _current_version(conn)
+        conn.execute(_VERSION_TABLE)
+        current = _current_version(conn)
         if current > len(migrations):
             raise SchemaTooNew(
                 f"database schema version {current} is newer than this release "
@@ -170,15 +166,15 @@ async def apply_migrations(
         applied: list[int] = []
         for migration in migrations[current:]:
             for statement in migration.statements:
-                await conn.execute(statement)
-            await conn.execute(
+                conn.execute(statement)
+            conn.execute(
                 "INSERT INTO schema_version (version, description, applied) VALUES (?, ?, ?)",
                 (migration.version, migration.description, time.time()),
             )
             applied.append(migration.version)
-        await conn.execute("COMMIT")
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
-            await conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
         raise
     return applied

@@ -6,22 +6,23 @@ Writes are group-committed: calls that arrive while the writer is busy run
 together in one ``BEGIN IMMEDIATE … COMMIT``, each inside its own savepoint,
 so a call that fails rolls back alone and one fsync makes the whole batch
 durable. ``synchronous=FULL``: a call returns only after its commit is on disk.
+
+Each connection is owned by one thread (:class:`ConnectionThread`) and every
+store call reaches it as one synchronous function (a read with all its
+queries, or a whole write batch), so a call costs one thread hop whatever the
+number of statements it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
+import functools
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
-
-import aiosqlite
 
 from metadata.errors import (
     BucketExists,
@@ -48,44 +49,20 @@ from metadata.model import (
     VersionListing,
 )
 from metadata.schema_sqlite import apply_migrations
+from metadata.sqlite_connection import ConnectionThread
+from metadata.sqlite_group_commit import GroupCommitWriter, Job, translate_error
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
-Job = Callable[[aiosqlite.Connection], Awaitable[T]]
 
 VERSIONING_STATES = ("", "Enabled", "Suspended")
-
-# SQLite primary result codes that mean "try again later", not "bad request".
-_TRANSIENT_CODES = {
-    5,  # SQLITE_BUSY
-    6,  # SQLITE_LOCKED
-    10,  # SQLITE_IOERR
-    13,  # SQLITE_FULL
-    14,  # SQLITE_CANTOPEN
-    15,  # SQLITE_PROTOCOL
-}
 
 _encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _translate(exc: BaseException) -> BaseException:
-    """Map transient SQLite failures to StoreUnavailable (caused by the
-    original); every other exception is returned as is."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(exc, sqlite3.OperationalError) and (
-        code is None or (code & 0xFF) in _TRANSIENT_CODES
-    ):
-        unavailable = StoreUnavailable(str(exc))
-        unavailable.__cause__ = exc
-        return unavailable
-    return exc
-
-
-async def _rows(
-    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> list[Row]:
+def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Row]:
     """Run one statement and return all its rows."""
-    return cast(list[Row], list(await conn.execute_fetchall(sql, params)))
+    return cast(list[Row], conn.execute(sql, params).fetchall())
 
 
 def _dump_map(value: dict[str, str]) -> str | None:
@@ -212,151 +189,76 @@ def _range_clause(fetch: Fetch, params: list[Any]) -> str:
 
 
 # ---------------------------------------------------------------------------
-# group commit
+# reads
 
 
-@dataclass
-class _QueuedJob:
-    run: Job[Any]
-    future: asyncio.Future[Any]
+class _ReadSession:
+    """The queries of one read call, run on a reader's thread; counts the
+    rows it fetches (the store adds them up on the event loop)."""
+
+    conn: sqlite3.Connection  # the reader's, set when the call starts on its thread
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one query and return all its rows."""
+        rows = _rows(self.conn, sql, params)
+        self.rows += len(rows)
+        return rows
 
 
-class GroupCommitWriter:
-    """Runs write jobs on one connection, committing concurrent jobs together.
-
-    Jobs queued while a batch runs form the next batch: one ``BEGIN
-    IMMEDIATE``, each job in its own ``SAVEPOINT`` (a job that raises is
-    rolled back to its savepoint and its exception goes to its caller only),
-    one ``COMMIT``. Results are handed out only after the commit, so a caller
-    never sees a write that is not durable. If the transaction itself fails
-    (BEGIN, COMMIT, a rollback), every job of the batch fails with that error,
-    as StoreUnavailable when it is transient.
-    """
-
-    def __init__(self, conn: aiosqlite.Connection, *, max_batch: int = 256) -> None:
-        """``conn`` must be in autocommit mode; ``max_batch`` bounds the jobs
-        per transaction (and so the time readers wait for a checkpoint)."""
-        self._conn = conn
-        self._max_batch = max_batch
-        self._queue: collections.deque[_QueuedJob] = collections.deque()
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.commits = 0
-        self.last_batch_size = 0
-
-    def start(self) -> None:
-        """Start the writer task on the running loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def submit(self, job: Job[T]) -> T:
-        """Run ``job`` inside the next batch's transaction; return its result
-        (or raise its exception) once the batch has committed."""
-        if self._task is None or self._closing:
-            raise StoreUnavailable("metadata store is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_QueuedJob(job, future))
-        self._wakeup.set()
-        return await future
-
-    async def close(self) -> None:
-        """Finish the queued jobs, then stop."""
-        self._closing = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                if self._closing:
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            count = min(len(self._queue), self._max_batch)
-            batch = [self._queue.popleft() for _ in range(count)]
+def _run_read(
+    conn: sqlite3.Connection,
+    read: Callable[[_ReadSession], T],
+    session: _ReadSession,
+    snapshot: bool,
+) -> T:
+    """Run ``read`` on a reader's thread; with ``snapshot``, inside one read
+    transaction so that all its queries see the same committed state. The
+    transaction always ends here, so the connection never keeps a snapshot
+    (which would pin old WAL frames and hide later commits)."""
+    session.conn = conn
+    if not snapshot:
+        return read(session)
+    conn.execute("BEGIN")
+    try:
+        value = read(session)
+    except BaseException:
+        if conn.in_transaction:
             try:
-                await self._run_batch(batch)
-            except BaseException as exc:
-                for job in batch:
-                    if not job.future.done():
-                        job.future.set_exception(_translate(exc))
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-
-    async def _run_batch(self, batch: list[_QueuedJob]) -> None:
-        jobs = [job for job in batch if not job.future.done()]  # callers gone
-        if not jobs:
-            return
-        conn = self._conn
-        # A lone job needs no savepoint: rolling back the transaction is enough.
-        solo = len(jobs) == 1
-        outcomes: list[tuple[_QueuedJob, Any, bool]] = []
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            for job in jobs:
-                if not solo:
-                    await conn.execute("SAVEPOINT job")
-                try:
-                    value = await job.run(conn)
-                except Exception as exc:  # noqa: BLE001 - it belongs to the job's caller
-                    if solo:
-                        await conn.execute("ROLLBACK")
-                        if not job.future.done():
-                            job.future.set_exception(_translate(exc))
-                        return
-                    await conn.execute("ROLLBACK TO job")
-                    await conn.execute("RELEASE job")
-                    outcomes.append((job, exc, False))
-                else:
-                    if not solo:
-                        await conn.execute("RELEASE job")
-                    outcomes.append((job, value, True))
-            await conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                try:
-                    await conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-            raise
-        self.commits += 1
-        self.last_batch_size = len(jobs)
-        for job, value, ok in outcomes:
-            if job.future.done():
-                continue
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(_translate(value))
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the read's own error is the one to report
+        raise
+    conn.execute("COMMIT")
+    return value
 
 
 # ---------------------------------------------------------------------------
 # the store
 
 
-async def _connect(
-    path: str, *, writer: bool, busy_timeout: float
-) -> aiosqlite.Connection:
-    """A connection in autocommit mode with the store's pragmas."""
-    conn = await aiosqlite.connect(path, isolation_level=None)
+def _connect(path: str, *, writer: bool, busy_timeout: float) -> sqlite3.Connection:
+    """A connection in autocommit mode with the store's pragmas (called on the
+    thread that will own it)."""
+    conn = sqlite3.connect(path, isolation_level=None)
     try:
         # Wait this long for another process's lock before giving up.
-        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if writer:
-            rows = await _rows(conn, "PRAGMA journal_mode = WAL")
+            rows = _rows(conn, "PRAGMA journal_mode = WAL")
             if rows[0][0].lower() != "wal":
                 raise StoreUnavailable(
                     f"cannot use WAL journal on {path}: {rows[0][0]}"
                 )
         # FULL: every commit is synced to disk before the call returns.
-        await conn.execute("PRAGMA synchronous = FULL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
         if not writer:
-            await conn.execute("PRAGMA query_only = ON")
+            conn.execute("PRAGMA query_only = ON")
     except BaseException:
-        await conn.close()
+        conn.close()
         raise
     return conn
 
@@ -389,9 +291,9 @@ class SqliteStore:
         self.garbage_grace = garbage_grace
         self.busy_timeout = busy_timeout
         self._reader_count = max(1, readers)
-        self._writer_conn: aiosqlite.Connection | None = None
-        self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
-        self._reader_conns: list[aiosqlite.Connection] = []
+        self._writer_conn: ConnectionThread | None = None
+        self._readers: asyncio.Queue[ConnectionThread] | None = None
+        self._reader_conns: list[ConnectionThread] = []
         self._writer: GroupCommitWriter | None = None
         self.rows_read = 0
 
@@ -407,24 +309,34 @@ class SqliteStore:
     async def open(self) -> None:
         """Open the file (creating it), apply migrations, start the writer."""
         try:
-            self._writer_conn = await _connect(
-                self.path, writer=True, busy_timeout=self.busy_timeout
-            )
-            await apply_migrations(self._writer_conn)
-            self._readers = asyncio.Queue()
-            for _ in range(self._reader_count):
-                conn = await _connect(
-                    self.path, writer=False, busy_timeout=self.busy_timeout
+            writer = ConnectionThread("metadata-writer")
+            self._writer_conn = writer
+            await writer.open(
+                functools.partial(
+                    _connect, self.path, writer=True, busy_timeout=self.busy_timeout
                 )
-                self._reader_conns.append(conn)
-                self._readers.put_nowait(conn)
+            )
+            await writer.run(apply_migrations)
+            self._readers = asyncio.Queue()
+            for n in range(self._reader_count):
+                reader = ConnectionThread(f"metadata-reader-{n}")
+                self._reader_conns.append(reader)
+                await reader.open(
+                    functools.partial(
+                        _connect,
+                        self.path,
+                        writer=False,
+                        busy_timeout=self.busy_timeout,
+                    )
+                )
+                self._readers.put_nowait(reader)
         except BaseException as exc:
             await self._close_connections()
-            translated = _translate(exc)
+            translated = translate_error(exc)
             if translated is exc:
                 raise
             raise translated from exc
-        self._writer = GroupCommitWriter(self._writer_conn)
+        self._writer = GroupCommitWriter(writer)
         self._writer.start()
         if self._bucket_cache is not None:
             rows = await self._read(f"SELECT {_BUCKET_COLUMNS} FROM buckets", ())
@@ -438,6 +350,7 @@ class SqliteStore:
         await self._close_connections()
 
     async def _close_connections(self) -> None:
+        # A reader still running a call (its caller cancelled) finishes it first.
         for conn in self._reader_conns:
             await conn.close()
         self._reader_conns = []
@@ -451,7 +364,7 @@ class SqliteStore:
         synchronous level (2 = FULL), foreign keys, busy timeout (ms), and the
         schema version."""
 
-        async def read(conn: aiosqlite.Connection) -> dict[str, Any]:
+        def read(conn: sqlite3.Connection) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for pragma in (
                 "journal_mode",
@@ -459,15 +372,14 @@ class SqliteStore:
                 "foreign_keys",
                 "busy_timeout",
             ):
-                rows = await _rows(conn, f"PRAGMA {pragma}")
+                rows = _rows(conn, f"PRAGMA {pragma}")
                 out[pragma] = rows[0][0]
-            rows = await _rows(conn, "SELECT max(version) FROM schema_version")
+            rows = _rows(conn, "SELECT max(version) FROM schema_version")
             out["schema_version"] = rows[0][0]
             return out
 
         writer = await self.writer.submit(read)
-        async with self._reader() as conn:
-            reader = await read(conn)
+        reader = await self._reading(lambda reads: read(reads.conn))
         return {"writer": writer, "reader": reader}
 
     async def set_trace(self, callback: Callable[[str], None] | None) -> None:
@@ -476,75 +388,68 @@ class SqliteStore:
         For debugging and for checking query plans."""
         conns = [c for c in [self._writer_conn, *self._reader_conns] if c is not None]
         for conn in conns:
-            await conn.set_trace_callback(callback)  # type: ignore[arg-type]  # None clears
+            # Queued behind the calls already waiting on that connection.
+            await conn.run(lambda c: c.set_trace_callback(callback))
 
     # -- plumbing ----------------------------------------------------------
 
-    @asynccontextmanager
-    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
-        if self._readers is None:
-            raise StoreUnavailable("metadata store is not open")
+    async def _reading(
+        self, read: Callable[[_ReadSession], T], *, snapshot: bool = False
+    ) -> T:
+        """Run ``read`` as one call on a pooled reader's thread; with
+        ``snapshot``, all its queries see one committed state.
+
+        The reader goes back to the pool when its call has finished, not when
+        the caller stops waiting: a cancelled caller leaves no connection busy
+        or inside a transaction (the call ends its own transaction)."""
         readers = self._readers
+        if readers is None:
+            raise StoreUnavailable("metadata store is not open")
         conn = await readers.get()
+        session = _ReadSession()
         try:
-            yield conn
+            future = conn.submit(
+                functools.partial(
+                    _run_read, read=read, session=session, snapshot=snapshot
+                ),
+                after=functools.partial(readers.put_nowait, conn),
+            )
+        except BaseException:
+            readers.put_nowait(conn)
+            raise
+        try:
+            return await future
         except sqlite3.Error as exc:
-            translated = _translate(exc)
+            translated = translate_error(exc)
             if translated is exc:
                 raise
             raise translated from exc
         finally:
-            readers.put_nowait(conn)
-
-    @asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A reader inside one read transaction: several queries, one snapshot."""
-        async with self._reader() as conn:
-            try:
-                await conn.execute("BEGIN")
-                yield conn
-            finally:
-                # A cancelled caller may leave BEGIN queued on the connection's
-                # thread, not yet run: statements run in call order, so this
-                # COMMIT always follows it and the connection goes back to the
-                # pool with no transaction (and no stale snapshot) open.
-                try:
-                    await conn.execute("COMMIT")
-                except sqlite3.OperationalError:
-                    pass  # BEGIN itself failed: no transaction to end
-
-    async def _fetch(
-        self, conn: aiosqlite.Connection, sql: str, params: Sequence[Any]
-    ) -> list[Row]:
-        rows = await _rows(conn, sql, params)
-        self.rows_read += len(rows)
-        return rows
+            self.rows_read += session.rows
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        async with self._reader() as conn:
-            return await self._fetch(conn, sql, params)
+        """The rows of one query (a single statement is its own snapshot)."""
+        return await self._reading(lambda reads: reads.fetch(sql, params))
 
-    async def _write(self, job: Job[T]) -> T:
-        return await self.writer.submit(job)
+    async def _write(
+        self, job: Job[T], *, after_commit: Callable[[T], None] | None = None
+    ) -> T:
+        return await self.writer.submit(job, after_commit=after_commit)
 
-    async def _to_garbage(
-        self, conn: aiosqlite.Connection, manifests: Sequence[bytes]
-    ) -> None:
+    def _to_garbage(self, conn: sqlite3.Connection, manifests: Sequence[bytes]) -> None:
         """Send replaced data to garbage, due after the grace period."""
         due = time.time() + self.garbage_grace
         rows = [(m, due) for m in manifests if m]
         if rows:
-            await conn.executemany(
-                "INSERT INTO garbage (manifest, due) VALUES (?, ?)", rows
-            )
+            conn.executemany("INSERT INTO garbage (manifest, due) VALUES (?, ?)", rows)
 
     # -- users -------------------------------------------------------------
 
     async def add_user(self, user: User) -> None:
         """Add a user or another access key of a user (UserExists)."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn,
                 "INSERT INTO users (name, access_key, secret, created) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING RETURNING access_key",
@@ -572,8 +477,8 @@ class SqliteStore:
     async def remove_user(self, name: str) -> None:
         """Remove a user and all its keys (UserNotFound)."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn, "DELETE FROM users WHERE name = ? RETURNING access_key", (name,)
             )
             if not rows:
@@ -584,8 +489,8 @@ class SqliteStore:
     async def remove_access_key(self, access_key: str) -> None:
         """Remove one access key (UserNotFound)."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn,
                 "DELETE FROM users WHERE access_key = ? RETURNING access_key",
                 (access_key,),
@@ -602,13 +507,13 @@ class SqliteStore:
         if bucket.versioning not in VERSIONING_STATES:
             raise ValueError(f"bad versioning state {bucket.versioning!r}")
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn, "SELECT owner FROM buckets WHERE name = ?", (bucket.name,)
             )
             if rows:
                 raise BucketExists(rows[0][0])
-            await conn.execute(
+            conn.execute(
                 f"INSERT INTO buckets ({_BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                 (
                     bucket.name,
@@ -619,9 +524,11 @@ class SqliteStore:
                 ),
             )
 
-        await self._write(job)
-        if self._bucket_cache is not None:
-            self._bucket_cache[bucket.name] = bucket
+        def remember(_: None) -> None:
+            if self._bucket_cache is not None:
+                self._bucket_cache[bucket.name] = bucket
+
+        await self._write(job, after_commit=remember)
 
     async def get_bucket(self, name: str) -> Bucket | None:
         """A bucket by name."""
@@ -649,8 +556,8 @@ class SqliteStore:
         """Delete an empty bucket (BucketNotEmpty, BucketNotFound); the check
         and the delete share the write transaction, so no write can slip in."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn,
                 "SELECT EXISTS (SELECT 1 FROM versions WHERE bucket = ?),"
                 " EXISTS (SELECT 1 FROM uploads WHERE bucket = ?),"
@@ -662,19 +569,21 @@ class SqliteStore:
                 raise BucketNotFound(name)
             if has_versions or has_uploads:
                 raise BucketNotEmpty(name)
-            await conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+            conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
 
-        await self._write(job)
-        if self._bucket_cache is not None:
-            self._bucket_cache.pop(name, None)
+        def forget(_: None) -> None:
+            if self._bucket_cache is not None:
+                self._bucket_cache.pop(name, None)
+
+        await self._write(job, after_commit=forget)
 
     async def set_versioning(self, name: str, state: str) -> None:
         """Set a bucket's versioning state (BucketNotFound)."""
         if state not in VERSIONING_STATES:
             raise ValueError(f"bad versioning state {state!r}")
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn,
                 "UPDATE buckets SET versioning = ? WHERE name = ? RETURNING name",
                 (state, name),
@@ -682,21 +591,24 @@ class SqliteStore:
             if not rows:
                 raise BucketNotFound(name)
 
-        await self._write(job)
-        if self._bucket_cache is not None and name in self._bucket_cache:
-            self._bucket_cache[name] = dataclasses.replace(self._bucket_cache[name], versioning=state)
+        def remember(_: None) -> None:
+            cache = self._bucket_cache
+            if cache is not None and name in cache:
+                cache[name] = dataclasses.replace(cache[name], versioning=state)
+
+        await self._write(job, after_commit=remember)
 
     # -- objects -----------------------------------------------------------
 
-    async def _commit_version(
+    def _commit_version(
         self,
-        conn: aiosqlite.Connection,
+        conn: sqlite3.Connection,
         version: ObjectVersion,
         if_none_match_star: bool,
         if_match: str | None,
     ) -> None:
         """Make ``version`` the key's latest, inside the caller's transaction."""
-        rows = await _rows(
+        rows = _rows(
             conn,
             "SELECT b.versioning, v.etag, v.is_delete_marker FROM buckets AS b"
             " LEFT JOIN (SELECT etag, is_delete_marker FROM versions"
@@ -718,18 +630,18 @@ class SqliteStore:
                 raise ConditionFailed(f"{version.key} has another ETag")
         null = versioning != "Enabled"
         if null:
-            removed = await _rows(
+            removed = _rows(
                 conn,
                 "DELETE FROM versions WHERE bucket = ? AND key = ? AND null_version = 1"
                 " RETURNING manifest",
                 (version.bucket, version.key),
             )
-            await self._to_garbage(conn, [r[0] for r in removed])
-        await conn.execute(
+            self._to_garbage(conn, [r[0] for r in removed])
+        conn.execute(
             "UPDATE versions SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
             (version.bucket, version.key),
         )
-        await conn.execute(
+        conn.execute(
             "INSERT INTO versions (bucket, key, version_id, is_latest, size, etag,"
             " last_modified, owner, headers, user_metadata, checksum, part_sizes,"
             " storage_class, is_delete_marker, null_version, manifest)"
@@ -763,10 +675,10 @@ class SqliteStore:
     ) -> None:
         """Commit ``version`` as the key's current version (see the Protocol)."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            await self._commit_version(conn, version, if_none_match_star, if_match)
+        def job(conn: sqlite3.Connection) -> None:
+            self._commit_version(conn, version, if_none_match_star, if_match)
             if intent is not None:
-                await conn.execute("DELETE FROM intents WHERE stream_id = ?", (intent,))
+                conn.execute("DELETE FROM intents WHERE stream_id = ?", (intent,))
 
         await self._write(job)
 
@@ -799,13 +711,11 @@ class SqliteStore:
         """Remove the key's current (or named) version (see the Protocol)."""
         tail, extra = self._version_query(version_id)
 
-        async def job(conn: aiosqlite.Connection) -> ObjectVersion | None:
-            exists = await _rows(
-                conn, "SELECT 1 FROM buckets WHERE name = ?", (bucket,)
-            )
+        def job(conn: sqlite3.Connection) -> ObjectVersion | None:
+            exists = _rows(conn, "SELECT 1 FROM buckets WHERE name = ?", (bucket,))
             if not exists:
                 raise BucketNotFound(bucket)
-            rows = await _rows(
+            rows = _rows(
                 conn,
                 f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?{tail}",
                 (bucket, key, *extra),
@@ -813,10 +723,10 @@ class SqliteStore:
             if not rows:
                 return None
             row = rows[0]
-            await conn.execute("DELETE FROM versions WHERE seq = ?", (row[_V_SEQ],))
-            await self._to_garbage(conn, [row[_V_MANIFEST]])
+            conn.execute("DELETE FROM versions WHERE seq = ?", (row[_V_SEQ],))
+            self._to_garbage(conn, [row[_V_MANIFEST]])
             if row[_V_IS_LATEST]:
-                await conn.execute(
+                conn.execute(
                     "UPDATE versions SET is_latest = 1 WHERE seq = (SELECT seq FROM versions"
                     " WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1)",
                     (bucket, key),
@@ -837,17 +747,20 @@ class SqliteStore:
             max_entries=max_keys,
             key_of=lambda r: r[_V_KEY],
         )
+
+        def read(reads: _ReadSession) -> None:
+            while (fetch := walk.next_fetch()) is not None:
+                params: list[Any] = [bucket]
+                sql = (
+                    f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ?"
+                    + _range_clause(fetch, params)
+                    + " AND is_latest = 1 AND is_delete_marker = 0 ORDER BY key LIMIT ?"
+                )
+                params.append(fetch.limit)
+                walk.feed(reads.fetch(sql, params))
+
         if not walk.done:
-            async with self._snapshot() as conn:
-                while (fetch := walk.next_fetch()) is not None:
-                    params: list[Any] = [bucket]
-                    sql = (
-                        f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ?"
-                        + _range_clause(fetch, params)
-                        + " AND is_latest = 1 AND is_delete_marker = 0 ORDER BY key LIMIT ?"
-                    )
-                    params.append(fetch.limit)
-                    walk.feed(await self._fetch(conn, sql, params))
+            await self._reading(read, snapshot=True)
         return ObjectListing(
             objects=[_version_of(r) for r in walk.entries],
             common_prefixes=walk.common_prefixes,
@@ -865,12 +778,12 @@ class SqliteStore:
         max_keys: int,
     ) -> VersionListing:
         """All versions after the markers, newest first within each key."""
-        async with self._snapshot() as conn:
+
+        def read(reads: _ReadSession) -> ListingWalk[Row]:
             resume: int | None = None
             if key_marker and version_id_marker:
                 tail, extra = self._version_query(version_id_marker)
-                rows = await self._fetch(
-                    conn,
+                rows = reads.fetch(
                     f"SELECT seq FROM versions WHERE bucket = ? AND key = ?{tail}",
                     (bucket, key_marker, *extra),
                 )
@@ -894,7 +807,10 @@ class SqliteStore:
                     params += [fetch.start.key, fetch.start.after]
                 sql += " ORDER BY key, seq DESC LIMIT ?"
                 params.append(fetch.limit)
-                walk.feed(await self._fetch(conn, sql, params))
+                walk.feed(reads.fetch(sql, params))
+            return walk
+
+        walk = await self._reading(read, snapshot=True)
         last = walk.last_row
         return VersionListing(
             versions=[_version_of(r) for r in walk.entries],
@@ -911,13 +827,13 @@ class SqliteStore:
     async def create_upload(self, upload: Upload) -> None:
         """Record a new multipart upload (BucketNotFound)."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            exists = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            exists = _rows(
                 conn, "SELECT 1 FROM buckets WHERE name = ?", (upload.bucket,)
             )
             if not exists:
                 raise BucketNotFound(upload.bucket)
-            rows = await _rows(
+            rows = _rows(
                 conn,
                 f"INSERT INTO uploads ({_UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING RETURNING upload_id",
@@ -949,19 +865,19 @@ class SqliteStore:
     async def put_part(self, part: Part, *, intent: str | None = None) -> None:
         """Record a part, replacing an earlier part of that number (UploadNotFound)."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            exists = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            exists = _rows(
                 conn, "SELECT 1 FROM uploads WHERE upload_id = ?", (part.upload_id,)
             )
             if not exists:
                 raise UploadNotFound(part.upload_id)
-            replaced = await _rows(
+            replaced = _rows(
                 conn,
                 "DELETE FROM parts WHERE upload_id = ? AND part_number = ? RETURNING manifest",
                 (part.upload_id, part.part_number),
             )
-            await self._to_garbage(conn, [r[0] for r in replaced])
-            await conn.execute(
+            self._to_garbage(conn, [r[0] for r in replaced])
+            conn.execute(
                 f"INSERT INTO parts ({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     part.upload_id,
@@ -974,7 +890,7 @@ class SqliteStore:
                 ),
             )
             if intent is not None:
-                await conn.execute("DELETE FROM intents WHERE stream_id = ?", (intent,))
+                conn.execute("DELETE FROM intents WHERE stream_id = ?", (intent,))
 
         await self._write(job)
 
@@ -1020,8 +936,8 @@ class SqliteStore:
         """Turn an upload into ``version`` atomically (see the Protocol)."""
         kept = set(part_numbers)
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn,
                 "SELECT bucket, key FROM uploads WHERE upload_id = ?",
                 (upload_id,),
@@ -1032,34 +948,34 @@ class SqliteStore:
                 raise ValueError(
                     "the version's bucket and key differ from the upload's"
                 )
-            await self._commit_version(conn, version, if_none_match_star, if_match)
-            parts = await _rows(
+            self._commit_version(conn, version, if_none_match_star, if_match)
+            parts = _rows(
                 conn,
                 "DELETE FROM parts WHERE upload_id = ? RETURNING part_number, manifest",
                 (upload_id,),
             )
-            await self._to_garbage(conn, [m for n, m in parts if n not in kept])
-            await conn.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
+            self._to_garbage(conn, [m for n, m in parts if n not in kept])
+            conn.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
 
         await self._write(job)
 
     async def abort_upload(self, upload_id: str) -> None:
         """Delete an upload; its parts' manifests go to garbage (UploadNotFound)."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            parts = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            parts = _rows(
                 conn,
                 "DELETE FROM parts WHERE upload_id = ? RETURNING manifest",
                 (upload_id,),
             )
-            rows = await _rows(
+            rows = _rows(
                 conn,
                 "DELETE FROM uploads WHERE upload_id = ? RETURNING upload_id",
                 (upload_id,),
             )
             if not rows:
                 raise UploadNotFound(upload_id)
-            await self._to_garbage(conn, [r[0] for r in parts])
+            self._to_garbage(conn, [r[0] for r in parts])
 
         await self._write(job)
 
@@ -1073,11 +989,11 @@ class SqliteStore:
         max_uploads: int,
     ) -> UploadListing:
         """Uploads in progress by key, then initiation time (then id)."""
-        async with self._snapshot() as conn:
+
+        def read(reads: _ReadSession) -> ListingWalk[Row]:
             resume: tuple[float, str] | None = None
             if key_marker and upload_id_marker:
-                rows = await self._fetch(
-                    conn,
+                rows = reads.fetch(
                     "SELECT initiated, upload_id FROM uploads"
                     " WHERE upload_id = ? AND bucket = ? AND key = ?",
                     (upload_id_marker, bucket, key_marker),
@@ -1102,7 +1018,10 @@ class SqliteStore:
                     params += [fetch.start.key, initiated, after_id]
                 sql += " ORDER BY key, initiated, upload_id LIMIT ?"
                 params.append(fetch.limit)
-                walk.feed(await self._fetch(conn, sql, params))
+                walk.feed(reads.fetch(sql, params))
+            return walk
+
+        walk = await self._reading(read, snapshot=True)
         last = walk.last_row
         return UploadListing(
             uploads=[_upload_of(r) for r in walk.entries],
@@ -1119,8 +1038,8 @@ class SqliteStore:
     async def add_intent(self, intent: Intent) -> None:
         """Record a write about to put fragments on drives or nodes."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn,
                 "INSERT INTO intents (stream_id, manifest, expires) VALUES (?, ?, ?)"
                 " ON CONFLICT DO NOTHING RETURNING stream_id",
@@ -1134,14 +1053,14 @@ class SqliteStore:
     async def drop_intent(self, stream_id: str, *, to_garbage: bool) -> None:
         """Forget an intent; with ``to_garbage`` its manifest becomes garbage."""
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            rows = await _rows(
+        def job(conn: sqlite3.Connection) -> None:
+            rows = _rows(
                 conn,
                 "DELETE FROM intents WHERE stream_id = ? RETURNING manifest",
                 (stream_id,),
             )
             if to_garbage:
-                await self._to_garbage(conn, [r[0] for r in rows])
+                self._to_garbage(conn, [r[0] for r in rows])
 
         await self._write(job)
 
@@ -1160,10 +1079,8 @@ class SqliteStore:
         if not rows:
             return
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.executemany(
-                "INSERT INTO garbage (manifest, due) VALUES (?, ?)", rows
-            )
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT INTO garbage (manifest, due) VALUES (?, ?)", rows)
 
         await self._write(job)
 
@@ -1181,8 +1098,8 @@ class SqliteStore:
             return
         encoded = _encode_json(list(ids))
 
-        async def job(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "DELETE FROM garbage WHERE id IN (SELECT value FROM json_each(?))",
                 (encoded,),
             )

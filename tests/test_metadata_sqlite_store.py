@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
-import aiosqlite
 import pytest
 
 from metadata.errors import SchemaTooNew, StoreUnavailable
@@ -19,7 +20,9 @@ from metadata.schema_sqlite import (
     apply_migrations,
     schema_version,
 )
-from metadata.sqlite_store import GroupCommitWriter, SqliteStore
+from metadata.sqlite_connection import ConnectionThread
+from metadata.sqlite_group_commit import GroupCommitWriter
+from metadata.sqlite_store import SqliteStore
 
 
 def obj(key: str, vid: str, bucket: str = "b", manifest: bytes = b"m") -> ObjectVersion:
@@ -188,21 +191,21 @@ async def test_close_finishes_queued_writes(tmp_path: Path) -> None:
         await s.close()
 
 
-async def connect(path: Path) -> aiosqlite.Connection:
-    return await aiosqlite.connect(str(path), isolation_level=None)
+def connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(str(path), isolation_level=None)
 
 
-async def test_apply_migrations_is_idempotent(tmp_path: Path) -> None:
-    conn = await connect(tmp_path / "m.db")
+def test_apply_migrations_is_idempotent(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "m.db")
     try:
-        assert await schema_version(conn) == 0
-        assert await apply_migrations(conn) == [m.version for m in MIGRATIONS]
+        assert schema_version(conn) == 0
+        assert apply_migrations(conn) == [m.version for m in MIGRATIONS]
         schema = tables(tmp_path / "m.db")
-        assert await apply_migrations(conn) == []
-        assert await schema_version(conn) == len(MIGRATIONS)
+        assert apply_migrations(conn) == []
+        assert schema_version(conn) == len(MIGRATIONS)
         assert tables(tmp_path / "m.db") == schema
     finally:
-        await conn.close()
+        conn.close()
 
 
 STEP_1 = Migration(1, "one", ("CREATE TABLE t1 (a INTEGER)",))
@@ -211,51 +214,51 @@ STEP_2 = Migration(
 )
 
 
-async def test_new_migrations_apply_on_top_of_old_ones(tmp_path: Path) -> None:
-    conn = await connect(tmp_path / "m.db")
+def test_new_migrations_apply_on_top_of_old_ones(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "m.db")
     try:
-        assert await apply_migrations(conn, [STEP_1]) == [1]
-        assert await apply_migrations(conn, [STEP_1, STEP_2]) == [2]
-        assert await apply_migrations(conn, [STEP_1, STEP_2]) == []
+        assert apply_migrations(conn, [STEP_1]) == [1]
+        assert apply_migrations(conn, [STEP_1, STEP_2]) == [2]
+        assert apply_migrations(conn, [STEP_1, STEP_2]) == []
         names = [n for _, n in tables(tmp_path / "m.db")]
         assert {"t1", "t2", "t2_b"} <= set(names)
     finally:
-        await conn.close()
+        conn.close()
 
 
-async def test_failed_migration_leaves_the_schema_as_it_was(tmp_path: Path) -> None:
+def test_failed_migration_leaves_the_schema_as_it_was(tmp_path: Path) -> None:
     broken = Migration(
         2, "broken", ("CREATE TABLE t2 (b INTEGER)", "CREATE TABLE t1 (a)")
     )
-    conn = await connect(tmp_path / "m.db")
+    conn = connect(tmp_path / "m.db")
     try:
-        await apply_migrations(conn, [STEP_1])
+        apply_migrations(conn, [STEP_1])
         with pytest.raises(sqlite3.OperationalError):
-            await apply_migrations(conn, [STEP_1, broken])
-        assert await schema_version(conn) == 1
+            apply_migrations(conn, [STEP_1, broken])
+        assert schema_version(conn) == 1
         assert "t2" not in [n for _, n in tables(tmp_path / "m.db")]
         assert not conn.in_transaction
     finally:
-        await conn.close()
+        conn.close()
 
 
-async def test_misnumbered_migrations_are_rejected(tmp_path: Path) -> None:
-    conn = await connect(tmp_path / "m.db")
+def test_misnumbered_migrations_are_rejected(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "m.db")
     try:
         with pytest.raises(ValueError):
-            await apply_migrations(conn, [STEP_2])
+            apply_migrations(conn, [STEP_2])
         with pytest.raises(ValueError):
-            await apply_migrations(conn, [STEP_2, STEP_1])
+            apply_migrations(conn, [STEP_2, STEP_1])
     finally:
-        await conn.close()
+        conn.close()
 
 
 async def test_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "meta.db"
-    conn = await connect(path)
+    conn = connect(path)
     future = Migration(len(MIGRATIONS) + 1, "future", ("CREATE TABLE future (x)",))
-    await apply_migrations(conn, [*MIGRATIONS, future])
-    await conn.close()
+    apply_migrations(conn, [*MIGRATIONS, future])
+    conn.close()
     s = SqliteStore(str(path))
     with pytest.raises(SchemaTooNew):
         await s.open()
@@ -269,17 +272,23 @@ def test_migrations_are_numbered_in_order() -> None:
 # --- group commit -------------------------------------------------------------
 
 
-@pytest.fixture
-async def writer(tmp_path: Path) -> AsyncIterator[tuple[GroupCommitWriter, Path]]:
-    path = tmp_path / "w.db"
-    conn = await connect(path)
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
-    await conn.execute(
+def connect_with_tables(path: Path) -> sqlite3.Connection:
+    conn = connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute(
         "CREATE TABLE child (id INTEGER, parent INTEGER REFERENCES parent (id)"
         " DEFERRABLE INITIALLY DEFERRED)"
     )
+    return conn
+
+
+@pytest.fixture
+async def writer(tmp_path: Path) -> AsyncIterator[tuple[GroupCommitWriter, Path]]:
+    path = tmp_path / "w.db"
+    conn = ConnectionThread("test-writer")
+    await conn.open(lambda: connect_with_tables(path))
     w = GroupCommitWriter(conn)
     w.start()
     try:
@@ -299,9 +308,9 @@ def insert(table: str, value: int, *, then_fail: bool = False):  # type: ignore[
     columns = "id, parent" if table == "child" else "id"
     values = (value, value) if table == "child" else (value,)
 
-    async def job(conn: aiosqlite.Connection) -> int:
+    def job(conn: sqlite3.Connection) -> int:
         marks = ", ".join("?" for _ in values)
-        await conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
+        conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
         if then_fail:
             raise LookupError(f"job {value} failed after writing")
         return value
@@ -379,12 +388,226 @@ async def test_a_job_whose_caller_left_is_not_run(
     assert committed(path, "parent") == [2]
 
 
+def blocking_job(
+    started: threading.Event, release: threading.Event
+) -> Callable[[sqlite3.Connection], str]:
+    """A job that holds its connection's thread until ``release`` is set."""
+
+    def job(conn: sqlite3.Connection) -> str:
+        started.set()
+        release.wait()
+        return "released"
+
+    return job
+
+
+async def wait_for(event: threading.Event) -> None:
+    # The bound only keeps a broken test from hanging; the test waits for the event.
+    assert await asyncio.to_thread(event.wait, 60)
+
+
+async def test_a_job_whose_batch_started_commits_without_its_caller(
+    writer: tuple[GroupCommitWriter, Path],
+) -> None:
+    w, path = writer
+    started, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+    first = asyncio.create_task(w.submit(blocking_job(started, release)))
+    # queued before the writer wakes, so both jobs form one batch
+    second = asyncio.create_task(
+        w.submit(insert("parent", 5), after_commit=seen.append)
+    )
+    await wait_for(started)
+    second.cancel()
+    release.set()
+    assert await first == "released"
+    assert w.last_batch_size == 2
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert committed(path, "parent") == [5]
+    assert seen == [5]  # the in-memory follow-up ran although nobody waited
+
+
+async def test_after_commit_runs_only_for_committed_jobs(
+    writer: tuple[GroupCommitWriter, Path],
+) -> None:
+    w, _ = writer
+    seen: list[int] = []
+    # the child's deferred foreign key fails the batch's commit
+    results = await asyncio.gather(
+        outcome(w.submit(insert("parent", 1), after_commit=seen.append)),
+        outcome(
+            w.submit(insert("parent", 2, then_fail=True), after_commit=seen.append)
+        ),
+        outcome(w.submit(insert("child", 9), after_commit=seen.append)),
+    )
+    assert all(isinstance(r, Exception) for r in results), results
+    assert seen == []
+    assert await w.submit(insert("parent", 3), after_commit=seen.append) == 3
+    assert seen == [3]
+
+
 async def test_store_writes_are_group_committed(store: SqliteStore) -> None:
     await store.create_bucket(Bucket("b", "o", 1.0, "r"))
     commits = store.writer.commits
     await asyncio.gather(*(store.put_object(obj(f"k{i}", f"v{i}")) for i in range(50)))
     assert store.writer.commits == commits + 1
     assert store.writer.last_batch_size == 50
+
+
+async def test_a_store_call_is_one_call_on_a_connection_thread(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create_bucket(Bucket("b", "o", 1.0, "r", "Enabled"))
+    await store.put_object(obj("d0/k", "v0"))
+    await store.create_upload(Upload("u1", "b", "d0/k", 1.0, "o"))
+    await asyncio.gather(
+        *(store.put_object(obj(f"d{i}/k", f"v{i}")) for i in range(1, 6))
+    )
+    calls: list[str] = []
+    submit = ConnectionThread.submit
+
+    def counting_submit(self: ConnectionThread, fn: Any, **kw: Any) -> Any:
+        calls.append(self.name)
+        return submit(self, fn, **kw)
+
+    monkeypatch.setattr(ConnectionThread, "submit", counting_submit)
+    statements: list[str] = []
+    await store.set_trace(statements.append)
+    checks = [
+        lambda: store.list_objects("b", "", "/", "", 1000),
+        lambda: store.list_object_versions("b", "", "/", "d0/k", "v0", 1000),
+        lambda: store.list_uploads("b", "", "/", "", "", 1000),
+        lambda: store.put_object(obj("d1/k", "v9")),
+        lambda: store.delete_object("b", "d2/k"),
+        lambda: store.complete_upload("u1", obj("d0/k", "v8"), []),
+    ]
+    for call in checks:
+        calls.clear()
+        statements.clear()
+        await call()
+        assert len(calls) == 1, calls
+        assert len(statements) >= 3, statements  # several statements, one hop
+    await store.set_trace(None)
+
+
+async def test_sole_writer_cache_follows_a_write_whose_caller_left(
+    tmp_path: Path,
+) -> None:
+    s = SqliteStore(str(tmp_path / "meta.db"), sole_writer=True)
+    await s.open()
+    try:
+        started, release = threading.Event(), threading.Event()
+        first = asyncio.create_task(s.writer.submit(blocking_job(started, release)))
+        create = asyncio.create_task(s.create_bucket(Bucket("b", "o", 1.0, "r")))
+        await wait_for(started)
+        create.cancel()
+        release.set()
+        await first
+        with pytest.raises(asyncio.CancelledError):
+            await create
+        assert s.writer.last_batch_size == 2
+        assert await s.get_bucket("b") == Bucket("b", "o", 1.0, "r")
+    finally:
+        await s.close()
+    with sqlite3.connect(tmp_path / "meta.db") as conn:
+        assert conn.execute("SELECT name FROM buckets").fetchall() == [("b",)]
+
+
+# --- connection threads ---------------------------------------------------------
+
+
+@pytest.fixture
+async def thread(tmp_path: Path) -> AsyncIterator[ConnectionThread]:
+    conn = ConnectionThread("test")
+    await conn.open(lambda: connect_with_tables(tmp_path / "t.db"))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def test_connection_thread_runs_calls_in_order_off_the_loop(
+    thread: ConnectionThread,
+) -> None:
+    order: list[int] = []
+    names: set[str] = set()
+
+    def step(n: int) -> Callable[[sqlite3.Connection], int]:
+        def call(conn: sqlite3.Connection) -> int:
+            names.add(threading.current_thread().name)
+            conn.execute("INSERT INTO parent (id) VALUES (?)", (n,))
+            order.append(n)
+            return n
+
+        return call
+
+    assert await asyncio.gather(*(thread.run(step(n)) for n in range(10))) == list(
+        range(10)
+    )
+    assert order == list(range(10))
+    assert names == {"test"}
+
+
+async def test_connection_thread_hands_exceptions_to_the_caller(
+    thread: ConnectionThread,
+) -> None:
+    def bad(conn: sqlite3.Connection) -> None:
+        conn.execute("SELECT * FROM missing")
+
+    with pytest.raises(sqlite3.OperationalError, match="missing"):
+        await thread.run(bad)
+    assert await thread.run(lambda conn: conn.execute("SELECT 7").fetchone()[0]) == 7
+
+
+async def test_connection_thread_finishes_a_call_whose_caller_left(
+    thread: ConnectionThread, tmp_path: Path
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    def slow_insert(conn: sqlite3.Connection) -> None:
+        started.set()
+        release.wait()
+        conn.execute("INSERT INTO parent (id) VALUES (1)")
+
+    future = thread.submit(slow_insert, after=lambda: finished.append("after"))
+    await wait_for(started)
+    future.cancel()
+    release.set()
+    await thread.run(lambda conn: None)  # runs once the cancelled call is over
+    assert finished == ["after"]
+    assert committed(tmp_path / "t.db", "parent") == [1]
+
+
+async def test_connection_thread_close_runs_queued_calls_then_refuses(
+    thread: ConnectionThread, tmp_path: Path
+) -> None:
+    def insert_row(n: int) -> Callable[[sqlite3.Connection], None]:
+        def call(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO parent (id) VALUES (?)", (n,))
+
+        return call
+
+    futures = [thread.submit(insert_row(n)) for n in range(5)]
+    await thread.close()
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert committed(tmp_path / "t.db", "parent") == list(range(5))
+    with pytest.raises(StoreUnavailable):
+        thread.submit(insert_row(9))
+    await thread.close()  # idempotent
+
+
+async def test_connection_thread_open_reports_a_failed_connect() -> None:
+    def refuse() -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    conn = ConnectionThread("test")
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        await conn.open(refuse)
+    with pytest.raises(StoreUnavailable):
+        conn.submit(lambda c: None)
+    await conn.close()
 
 
 # --- query plans --------------------------------------------------------------
@@ -454,6 +677,10 @@ async def test_sole_writer_bucket_cache_follows_changes_and_reopens(tmp_path):
     try:
         assert await again.get_bucket("alpha") is None
         beta = await again.get_bucket("beta")
-        assert beta is not None and beta.versioning == "Enabled" and beta.region == "eu-west-1"
+        assert (
+            beta is not None
+            and beta.versioning == "Enabled"
+            and beta.region == "eu-west-1"
+        )
     finally:
         await again.close()
