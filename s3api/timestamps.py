@@ -8,15 +8,24 @@ carry the RFC 1123 form (``Mon, 12 Oct 2009 17:50:30 GMT``).
 from __future__ import annotations
 
 import email.utils
-from datetime import UTC, datetime
+import time
+from datetime import UTC
 
 __all__ = ["http_date", "iso8601", "parse_http_date"]
 
 
 def iso8601(epoch: float) -> str:
     """``epoch`` as S3's XML timestamp: UTC, millisecond precision, ``Z``."""
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    seconds = int(epoch // 1)
+    # Rounded to the microsecond first, as datetime.fromtimestamp does.
+    micros = round((epoch - seconds) * 1_000_000)
+    if micros == 1_000_000:
+        seconds, micros = seconds + 1, 0
+    millis = micros // 1000
+    t = time.gmtime(seconds)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
+        t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, millis
+    )
 
 
 def http_date(epoch: float) -> str:

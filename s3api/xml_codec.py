@@ -263,12 +263,71 @@ def url_encode(value: str) -> str:
     return urllib.parse.quote_plus(value, safe="/*").replace("~", "%7E")
 
 
-def _root(tag: str, namespaced: bool = True) -> ET.Element:
-    return ET.Element(tag, {"xmlns": S3_NAMESPACE} if namespaced else {})
+class _Element:
+    """An element of a response document: what ElementTree's Element would
+    be, without its cost. Responses are built per request (a listing has
+    thousands of elements) and only ever serialized, so a plain node and a
+    string join do."""
+
+    __slots__ = ("tag", "attrib", "text", "children")
+
+    def __init__(self, tag: str, attrib: Mapping[str, str] | None = None) -> None:
+        self.tag = tag
+        self.attrib = attrib
+        self.text: str | None = None
+        self.children: list[_Element | _Raw] = []
+
+    def write(self, out: list[str]) -> None:
+        """Append this element's XML to ``out``."""
+        attrs = "".join(f' {k}="{_escape_attr(v)}"' for k, v in self.attrib.items()) if self.attrib else ""
+        if not self.text and not self.children:
+            out.append(f"<{self.tag}{attrs} />")
+            return
+        out.append(f"<{self.tag}{attrs}>")
+        if self.text:
+            out.append(_escape_text(self.text))
+        for child in self.children:
+            child.write(out)
+        out.append(f"</{self.tag}>")
 
 
-def _add(parent: ET.Element, tag: str, text: str | int | bool | None = None) -> ET.Element:
-    child = ET.SubElement(parent, tag)
+class _Raw:
+    """Markup already serialized (built directly for the many-times-repeated
+    entries of listings)."""
+
+    __slots__ = ("markup",)
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def write(self, out: list[str]) -> None:
+        """Append the markup to ``out``."""
+        out.append(self.markup)
+
+
+def _escape_text(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _escape_attr(text: str) -> str:
+    return _escape_text(text).replace('"', "&quot;").replace("\n", "&#10;")
+
+
+def _root(tag: str, namespaced: bool = True) -> _Element:
+    return _Element(tag, {"xmlns": S3_NAMESPACE} if namespaced else None)
+
+
+def _add(
+    parent: _Element, tag: str, text: str | int | bool | None = None, attrib: Mapping[str, str] | None = None
+) -> _Element:
+    child = _Element(tag, attrib)
+    parent.children.append(child)
     if isinstance(text, bool):
         child.text = "true" if text else "false"
     elif text is not None:
@@ -280,19 +339,22 @@ def _control_reference(match: re.Match[bytes]) -> bytes:
     return b"&#%d;" % match[0][0]
 
 
-def _serialize(root: ET.Element) -> bytes:
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+def _serialize(root: _Element) -> bytes:
+    out: list[str] = []
+    root.write(out)
+    # Surrogates cannot be encoded; keys never hold them (they are UTF-8).
+    body = "".join(out).encode("utf-8")
     # Markup never holds control characters, so any found are in text.
     return _DECLARATION + _CONTROL.sub(_control_reference, body)
 
 
-def _owner(parent: ET.Element, owner: str, tag: str = "Owner") -> None:
+def _owner(parent: _Element, owner: str, tag: str = "Owner") -> None:
     element = _add(parent, tag)
     _add(element, "ID", owner)
     _add(element, "DisplayName", owner)
 
 
-def _checksum_elements(parent: ET.Element, checksum: Checksum | None, with_type: bool) -> None:
+def _checksum_elements(parent: _Element, checksum: Checksum | None, with_type: bool) -> None:
     if checksum is None:
         return
     _add(parent, "Checksum" + checksum.algorithm.upper(), checksum.value)
@@ -344,21 +406,23 @@ def render_list_buckets(
     return _serialize(root)
 
 
-def _contents(parent: ET.Element, info: ObjectInfo, key: str, owner: str | None) -> None:
-    element = _add(parent, "Contents")
-    _add(element, "Key", key)
-    _add(element, "LastModified", iso8601(info.last_modified))
-    _add(element, "ETag", info.etag)
+def _contents(parent: _Element, info: ObjectInfo, key: str, owner: str | None) -> None:
+    parts = [
+        "<Contents><Key>", _escape_text(key), "</Key><LastModified>", iso8601(info.last_modified),
+        "</LastModified><ETag>", _escape_text(info.etag), "</ETag>",
+    ]
     if info.checksum is not None:
-        _add(element, "ChecksumAlgorithm", info.checksum.algorithm.upper())
-        _add(element, "ChecksumType", info.checksum.type)
-    _add(element, "Size", info.size)
+        parts += ["<ChecksumAlgorithm>", _escape_text(info.checksum.algorithm.upper()),
+                  "</ChecksumAlgorithm><ChecksumType>", _escape_text(info.checksum.type), "</ChecksumType>"]
+    parts += ["<Size>", str(info.size), "</Size>"]
     if owner is not None:
-        _owner(element, info.owner or owner)
-    _add(element, "StorageClass", info.storage_class)
+        name = _escape_text(info.owner or owner)
+        parts += ["<Owner><ID>", name, "</ID><DisplayName>", name, "</DisplayName></Owner>"]
+    parts += ["<StorageClass>", _escape_text(info.storage_class), "</StorageClass></Contents>"]
+    parent.children.append(_Raw("".join(parts)))
 
 
-def _common_prefixes(parent: ET.Element, prefixes: Iterable[str], encode: bool) -> None:
+def _common_prefixes(parent: _Element, prefixes: Iterable[str], encode: bool) -> None:
     for prefix in prefixes:
         element = _add(parent, "CommonPrefixes")
         _add(element, "Prefix", url_encode(prefix) if encode else prefix)
@@ -676,10 +740,10 @@ def render_access_control_policy(owner: str) -> bytes:
     _owner(root, owner)
     grants = _add(root, "AccessControlList")
     grant = _add(grants, "Grant")
-    grantee = ET.SubElement(
+    grantee = _add(
         grant,
         "Grantee",
-        {"xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "xsi:type": "CanonicalUser"},
+        attrib={"xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance", "xsi:type": "CanonicalUser"},
     )
     _add(grantee, "ID", owner)
     _add(grantee, "DisplayName", owner)

@@ -39,3 +39,18 @@ def test_parse_http_date_rejects_non_dates(text: str) -> None:
 
 def test_round_trip() -> None:
     assert parse_http_date(http_date(EPOCH)) == EPOCH
+
+
+def test_iso8601_agrees_with_datetime_rounding():
+    import random
+    from datetime import UTC, datetime
+
+    from s3api.timestamps import iso8601
+
+    rng = random.Random(7)
+    samples = [0.0, 1.5, 1700000000.123, 1700000000.9999, 1700000000.9999996, 253402300799.999]
+    samples += [rng.uniform(0, 4e9) for _ in range(2000)]
+    for epoch in samples:
+        moment = datetime.fromtimestamp(epoch, UTC)
+        expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        assert iso8601(epoch) == expected, epoch
