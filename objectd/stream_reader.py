@@ -144,6 +144,15 @@ class StreamReader:
         subset = self._wanted_data_fragments(batch)
         order = list(range(layout.fragment_count))
         if subset is not None:
+            stores = {i: self._store_for(i) for i in subset}
+            if all(hasattr(store, "read_sync") for store in stores.values()):
+                # Local drives, the common small ranged read: read and open
+                # in one hop off the loop.
+                opened = await loop.run_in_executor(
+                    None, self._read_open_subset_sync, batch, subset, stores, span_offset, span_length
+                )
+                if opened is not None:
+                    return opened
             await fetch_all(subset)
             if all(i in spans for i in subset):
                 try:
@@ -214,6 +223,27 @@ class StreamReader:
         if lo == 0 and hi == len(data):
             return data
         return memoryview(data)[lo:hi]
+
+    def _read_open_subset_sync(
+        self,
+        batch: _Batch,
+        subset: list[int],
+        stores: Mapping[int, FragmentStore | None],
+        offset: int,
+        length: int,
+    ) -> list[bytes | memoryview] | None:
+        """Read and open the data pieces of a small range; None when any is
+        missing, short or bad (the caller then takes the full path)."""
+        results = self._read_local_sync(stores, offset, length)  # type: ignore[arg-type]
+        spans: dict[int, bytes] = {}
+        for index, result in results.items():
+            if isinstance(result, BaseException) or len(result) != length:
+                return None
+            spans[index] = result
+        try:
+            return self._open_subset(batch, subset, spans)
+        except PieceCorrupt:
+            return None
 
     def _open_subset(self, batch: _Batch, subset: list[int], spans: Mapping[int, bytes]) -> list[bytes | memoryview]:
         seg = batch.segments[0]
