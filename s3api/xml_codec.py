@@ -560,6 +560,18 @@ def render_location_constraint(region: str) -> bytes:
     return _serialize(root)
 
 
+def render_bucket_encryption() -> bytes:
+    """``ServerSideEncryptionConfiguration``: SSE-S3 (AES256) by default, which
+    AWS reports for every bucket and which holds here (every fragment is
+    encrypted with AES-256)."""
+    root = _root("ServerSideEncryptionConfiguration")
+    rule = _add(root, "Rule")
+    default = _add(rule, "ApplyServerSideEncryptionByDefault")
+    _add(default, "SSEAlgorithm", "AES256")
+    _add(rule, "BucketKeyEnabled", False)
+    return _serialize(root)
+
+
 def render_versioning_configuration(status: str) -> bytes:
     """``VersioningConfiguration``; no Status element if versioning was never enabled."""
     root = _root("VersioningConfiguration")

@@ -520,3 +520,14 @@ def test_access_control_policy_with_group_grant() -> None:
     ]
     with pytest.raises(MalformedXML):
         parse_access_control_policy(b"<AccessControlPolicy><AccessControlList><Grant/></AccessControlList></AccessControlPolicy>")
+
+
+def test_bucket_encryption_reports_sse_s3_by_default():
+    import xml.etree.ElementTree as ET
+
+    from s3api.xml_codec import render_bucket_encryption
+
+    root = ET.fromstring(render_bucket_encryption())
+    ns = {"s": "http://s3.amazonaws.com/doc/2006-03-01/"}
+    assert root.tag.endswith("ServerSideEncryptionConfiguration")
+    assert root.find("s:Rule/s:ApplyServerSideEncryptionByDefault/s:SSEAlgorithm", ns).text == "AES256"

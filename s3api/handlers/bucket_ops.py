@@ -23,7 +23,6 @@ from s3api.errors import (
     NoSuchLifecycleConfiguration,
     NoSuchTagSet,
     S3Error,
-    ServerSideEncryptionConfigurationNotFoundError,
 )
 from s3api.list_params import (
     decode_continuation_token,
@@ -49,6 +48,7 @@ from s3api.xml_codec import (
     render_list_objects_v2,
     render_list_versions,
     render_location_constraint,
+    render_bucket_encryption,
     render_versioning_configuration,
 )
 
@@ -287,6 +287,13 @@ def _absent(error: type[S3Error]) -> Handler:
     return handler
 
 
+async def get_bucket_encryption(call: S3Call) -> web.StreamResponse:
+    """GetBucketEncryption: the SSE-S3 default every bucket has (AWS's answer
+    since 2023, and true here: all data is encrypted at rest)."""
+    await call.service.get_bucket(call.principal, call.bucket)
+    return xml_response(render_bucket_encryption())
+
+
 async def put_bucket_versioning(call: S3Call) -> web.StreamResponse:
     """PutBucketVersioning: not offered yet."""
     await call.service.get_bucket(call.principal, call.bucket)
@@ -309,5 +316,5 @@ OPERATIONS: dict[str, Handler] = {
     "GetBucketCors": _absent(NoSuchCORSConfiguration),
     "GetBucketLifecycleConfiguration": _absent(NoSuchLifecycleConfiguration),
     "GetBucketPolicy": _absent(NoSuchBucketPolicy),
-    "GetBucketEncryption": _absent(ServerSideEncryptionConfigurationNotFoundError),
+    "GetBucketEncryption": get_bucket_encryption,
 }

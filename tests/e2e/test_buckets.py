@@ -291,3 +291,9 @@ def test_not_implemented_is_an_error_document(http_server, http_s3, http_bucket:
     root = ET.fromstring(response.body)
     assert root.find("Code").text == "NotImplemented"  # type: ignore[union-attr]
     assert root.find("RequestId").text == response.headers["x-amz-request-id"]  # type: ignore[union-attr]
+
+
+def test_get_bucket_encryption_is_sse_s3(http_s3, http_bucket):
+    # AWS: every bucket has SSE-S3 (AES256) as its default encryption.
+    rules = http_s3.get_bucket_encryption(Bucket=http_bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
