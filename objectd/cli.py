@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from objectd.log_format import configure_logging
@@ -95,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_users(args: argparse.Namespace, action):  # type: ignore[no-untyped-def]
+async def _with_users(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]) -> int:
     from objectd.credentials import SecretBox, UserDirectory
     from objectd.server import EmbeddedServer
 
@@ -112,7 +112,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     """User administration on the embedded server's data folder."""
     from metadata import errors as md_errors
 
-    async def run(users):  # type: ignore[no-untyped-def]
+    async def run(users: Any) -> int:
         if args.user_command in ("add", "new-key"):
             if args.user_command == "new-key" and not any(u.name == args.name for u in await users.users()):
                 print(f"objectd: no user {args.name!r}", file=sys.stderr)

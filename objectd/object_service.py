@@ -14,7 +14,8 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import TypeVar
 
 from erasure.errors import ErasureError
 from metadata import errors as md_errors
@@ -55,6 +56,8 @@ from s3api.service import (
 )
 
 log = logging.getLogger("objectd.service")
+
+T = TypeVar("T")
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
@@ -217,7 +220,7 @@ class StoreObjectService:
         return bucket
 
     @staticmethod
-    async def _md(awaitable):  # type: ignore[no-untyped-def]
+    async def _md(awaitable: Awaitable[T]) -> T:
         """Await a metadata call, mapping an unreachable database to 503."""
         try:
             return await awaitable
@@ -237,7 +240,7 @@ class StoreObjectService:
             raise s3.ServiceUnavailable("Not enough storage available for the write.") from exc
         return manifest, digest[0]
 
-    async def _commit(self, manifest: Manifest, commit) -> None:  # type: ignore[no-untyped-def]
+    async def _commit(self, manifest: Manifest, commit: Awaitable[object]) -> None:
         """Run a metadata commit; on any failure the stored data becomes garbage."""
         try:
             await commit

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,7 +164,7 @@ class EmbeddedServer:
 
 
 async def serve_forever(server: EmbeddedServer, root_access_key: str | None, root_secret_key: str | None,
-                        announce) -> None:  # type: ignore[no-untyped-def]
+                        announce: Callable[[Running], None]) -> None:
     """Start ``server``, call ``announce(running)``, run until cancelled."""
     running = await server.start(root_access_key, root_secret_key)
     announce(running)
