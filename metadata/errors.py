@@ -47,6 +47,12 @@ class StoreUnavailable(MetadataError):
     """The database cannot be reached or answered with a transient failure."""
 
 
+class MetadataUnavailable(StoreUnavailable):
+    """The metadata database cannot be reached right now (refused, lost or
+    shut-down connections, too many clients). Transient: the store reconnects
+    by itself once the database answers again."""
+
+
 class SchemaTooNew(MetadataError):
     """The database was written by a newer release: its schema version is
     beyond the migrations this code knows, so it is not opened."""

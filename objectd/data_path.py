@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from erasure.codec import ErasureCodec
 from erasure.layout import StripeLayout
@@ -23,7 +24,7 @@ from objectd.inline_data import open_inline, seal_inline
 from objectd.manifest import InlineData, Manifest
 from objectd.stream_reader import StreamReader
 from objectd.stream_writer import StreamWriter, new_stream_id
-from placement.ring import Ring
+from placement.ring import NotEnoughNodes, Ring
 
 log = logging.getLogger("objectd.data")
 
@@ -40,6 +41,23 @@ class DataPathSettings:
     left behind by a crash."""
 
 
+class NodeView(Protocol):
+    """What the data path needs to know of node health (a cluster gateway's
+    prober); without one every store is assumed up."""
+
+    def unavailable(self) -> frozenset[str]:
+        """Stores that must not receive new fragments (down or draining)."""
+        ...
+
+    def read_order(self, locations: Sequence[str], k: int) -> list[int]:
+        """Fragment indexes of a stream in the order to read them, best first."""
+        ...
+
+    def report_failure(self, store_id: str, error: BaseException) -> None:
+        """A fragment read or write on ``store_id`` failed with ``error``."""
+        ...
+
+
 class DataPath:
     """Writes bodies as inline data or erasure-coded streams; reads them back."""
 
@@ -50,11 +68,13 @@ class DataPath:
         ring: Ring,
         settings: DataPathSettings,
         master_key: bytes,
+        nodes: NodeView | None = None,
     ) -> None:
         self.metadata = metadata
         self.stores = stores
         self.ring = ring
         self.settings = settings
+        self.nodes = nodes
         self._master_key = master_key
         self._codecs: dict[StripeLayout, ErasureCodec] = {}
 
@@ -120,7 +140,17 @@ class DataPath:
     async def _open_stream(self) -> StreamWriter:
         layout = self.settings.layout
         stream_id = new_stream_id()
-        locations = self.ring.pick(bytes.fromhex(stream_id), layout.fragment_count)
+        unavailable = self.nodes.unavailable() if self.nodes is not None else frozenset()
+        try:
+            locations = self.ring.pick(bytes.fromhex(stream_id), layout.fragment_count,
+                                       unavailable=unavailable, k=layout.k)
+        except NotEnoughNodes:
+            if not unavailable:
+                raise
+            # Fewer usable nodes than fragments: place as if all were up. The
+            # fragments bound for down nodes fail, and the write quorum decides
+            # whether the PUT stands (its missing fragments recorded degraded).
+            locations = self.ring.pick(bytes.fromhex(stream_id), layout.fragment_count, k=layout.k)
         writer = StreamWriter(
             self.stores,
             locations,
@@ -128,6 +158,7 @@ class DataPath:
             self._fragment_key,
             self.settings.write_quorum,
             stream_id=stream_id,
+            on_failure=self.nodes.report_failure if self.nodes is not None else None,
         )
         planned = Manifest((writer.reference(),))
         await self.metadata.add_intent(
@@ -162,7 +193,12 @@ class DataPath:
                 data = open_inline(extent, self._master_key)
                 yield memoryview(data)[lo : hi + 1]
                 continue
-            reader = StreamReader(self.stores, extent, self.codec(extent.layout), self._master_key)
+            order = None
+            if self.nodes is not None:
+                order = self.nodes.read_order(extent.locations, extent.layout.k)
+            reader = StreamReader(self.stores, extent, self.codec(extent.layout), self._master_key,
+                                  order=order,
+                                  on_failure=self.nodes.report_failure if self.nodes is not None else None)
             async for piece in reader.read(lo, hi):
                 yield piece
 

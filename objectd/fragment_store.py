@@ -25,6 +25,11 @@ class StoreOffline(Exception):
     """The store (drive or node) cannot be reached."""
 
 
+class FragmentCorrupt(Exception):
+    """The store holds the fragment but the part asked for failed its
+    checksums: read another fragment (parity) instead, and report it for repair."""
+
+
 def fragment_id(stream_id: str, index: int) -> str:
     """The fragment id of fragment ``index`` of ``stream_id``."""
     fid = f"{stream_id}.{index:02d}"

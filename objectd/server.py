@@ -18,10 +18,12 @@ from aiohttp import web
 from erasure.layout import StripeLayout
 from erasure.malloc_tuning import tune_malloc
 from metadata.sqlite_store import SqliteStore
+from metadata.store import MetadataStore
 from objectd.collector import GarbageCollector
 from objectd.credentials import IssuedKey, SecretBox, UserDirectory
-from objectd.data_path import DataPath, DataPathSettings
+from objectd.data_path import DataPath, DataPathSettings, NodeView
 from objectd.drive_store import LocalDriveStore
+from objectd.fragment_store import FragmentStore
 from objectd.health import health_routes
 from objectd.master_key import load_master_key
 from objectd.object_service import StoreObjectService
@@ -44,7 +46,7 @@ class Running:
     url: str
     root: IssuedKey
     users: UserDirectory
-    metadata: SqliteStore
+    metadata: MetadataStore
     service: StoreObjectService
     collector: GarbageCollector
 
@@ -58,7 +60,7 @@ class EmbeddedServer:
         self._lock_fd: int | None = None
         self.running: Running | None = None
 
-    async def open_metadata(self, *, serving: bool = False) -> SqliteStore:
+    async def open_metadata(self, *, serving: bool = False) -> MetadataStore:
         """Open (and migrate) the embedded metadata database. The serving
         process holds the data folder's lock and is the only one that changes
         buckets, so it keeps them in memory."""
@@ -80,6 +82,21 @@ class EmbeddedServer:
             raise DataDirInUse(f"another objectd serve is running on {self.settings.data_dir}") from None
         self._lock_fd = fd
 
+    async def open_storage(self) -> tuple[dict[str, FragmentStore], Ring, NodeView | None]:
+        """The places fragments go: the drive folders, each a store of its own."""
+        drives: dict[str, FragmentStore] = {}
+        for folder in self.settings.drive_folders():
+            drive = LocalDriveStore.initialize(folder)
+            drives[drive.store_id] = drive
+        return drives, Ring(RingNode(store_id) for store_id in drives), None
+
+    def extra_routes(self) -> list[web.RouteDef]:
+        """Operator endpoints beyond health (none for the embedded server)."""
+        return []
+
+    async def close_storage(self) -> None:
+        """Release what :meth:`open_storage` opened (drive folders need nothing)."""
+
     def master_key(self) -> bytes:
         """The master key (generated into DATA_DIR on first start)."""
         s = self.settings
@@ -93,14 +110,10 @@ class EmbeddedServer:
         self._lock_data_dir()
         master_key = self.master_key()
         metadata = await self.open_metadata(serving=True)
-        drives = {}
-        for folder in s.drive_folders():
-            drive = LocalDriveStore.initialize(folder)
-            drives[drive.store_id] = drive
-        ring = Ring(RingNode(store_id) for store_id in drives)
+        stores, ring, nodes = await self.open_storage()
         data = DataPath(
             metadata,
-            drives,
+            stores,
             ring,
             DataPathSettings(
                 layout=StripeLayout(k=s.k, m=s.m, segment_size=s.segment_size, backend=s.backend),
@@ -110,6 +123,7 @@ class EmbeddedServer:
                 intent_lifetime=s.intent_lifetime,
             ),
             master_key,
+            nodes,
         )
         service = StoreObjectService(metadata, data, min_part_size=s.min_part_size)
         users = UserDirectory(metadata, SecretBox(master_key))
@@ -120,7 +134,7 @@ class EmbeddedServer:
             default_region=s.region,
             base_domains=tuple(s.base_domains),
         )
-        app = make_app(service, users, config, extra_routes=health_routes(metadata))
+        app = make_app(service, users, config, extra_routes=health_routes(metadata) + self.extra_routes())
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, read_bufsize=config.read_size, **HTTP_LIMITS
         )
@@ -155,6 +169,7 @@ class EmbeddedServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.close_storage()
         if self.running is not None:
             await self.running.metadata.close()
             self.running = None

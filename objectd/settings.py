@@ -47,6 +47,17 @@ class Settings:
     min_part_size: int = 5 * 1024 * 1024
     log_level: str = "INFO"
     log_json: bool = False
+    # A cluster gateway (``objectd gateway``): remote nodes instead of drive folders.
+    metadata_url: str = ""  # postgresql://… or a SQLite file; default DATA_DIR/metadata.db
+    cluster_map: str = ""  # YAML file of sites, zones and nodes
+    cluster_ca: str = ""  # the cluster CA certificate nodes must be signed by
+    gateway_cert: str = ""  # this gateway's client certificate for the nodes
+    gateway_key: str = ""
+    site: str = ""  # the gateway's own site: reads prefer nodes there
+    node_connect_timeout: float = 2.0
+    node_read_timeout: float = 5.0  # a node slower than this is read around (parity)
+    node_write_timeout: float = 30.0
+    probe_interval: float = 2.0
 
     def drive_folders(self) -> list[Path]:
         """The drive folders: explicit paths, else DATA_DIR/drives/drive-N."""
@@ -66,12 +77,23 @@ class Settings:
             raise SettingsError(f"address must be HOST:PORT, got {self.address!r}")
         return host.strip("[]") or "127.0.0.1", int(port)
 
+    @property
+    def is_cluster(self) -> bool:
+        """Whether fragments go to remote nodes (a cluster map is set)."""
+        return bool(self.cluster_map)
+
     def validate(self) -> None:
         """Raise SettingsError for settings that cannot work."""
         folders = self.drive_folders()
         if self.k < 1 or self.m < 1:
             raise SettingsError("k and m must be at least 1")
-        if len(folders) < self.k + self.m:
+        if self.is_cluster:
+            if not (self.cluster_ca and self.gateway_cert and self.gateway_key):
+                raise SettingsError("a cluster gateway needs cluster_ca, gateway_cert and gateway_key")
+            if min(self.node_connect_timeout, self.node_read_timeout, self.node_write_timeout,
+                   self.probe_interval) <= 0:
+                raise SettingsError("node timeouts and probe_interval must be positive")
+        elif len(folders) < self.k + self.m:
             raise SettingsError(f"{self.k}+{self.m} needs at least {self.k + self.m} drives, have {len(folders)}")
         if self.segment_size < 4096:
             raise SettingsError("segment_size must be at least 4096")
@@ -92,7 +114,7 @@ class Settings:
 
 
 ENV_PREFIX = "OBJECTD_"
-_ENV_SKIP = {"ROOT_ACCESS_KEY", "ROOT_SECRET_KEY", "MASTER_KEY", "METADATA_URL"}
+_ENV_SKIP = {"ROOT_ACCESS_KEY", "ROOT_SECRET_KEY", "MASTER_KEY"}
 
 
 def _convert(current: Any, value: Any, where: str) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from erasure.codec import ErasureCodec
@@ -50,8 +50,15 @@ class StreamReader:
         codec: ErasureCodec,
         master_key: bytes | None,
         batch_bytes: int = BATCH_BYTES,
+        order: Sequence[int] | None = None,
+        on_failure: Callable[[str, BaseException], None] | None = None,
     ) -> None:
         self.ref = ref
+        # Told of every store that fails a read (the gateway's node health).
+        self._on_failure = on_failure
+        # Fragment indexes best first (nearest nodes, data before parity);
+        # every index appears once.
+        self._order = list(order) if order is not None else list(range(ref.layout.fragment_count))
         self._stores = stores
         self._codec = codec
         data_key = None
@@ -137,12 +144,16 @@ class StreamReader:
                 try:
                     take(i, await store.read(fragment_id(self.ref.stream_id, i), span_offset, span_length))
                 except Exception as exc:
+                    if self._on_failure is not None:
+                        self._on_failure(self._location(i), exc)
                     take(i, exc)
 
             await asyncio.gather(*(fetch(i, store) for i, store in stores.items()))
 
         subset = self._wanted_data_fragments(batch)
-        order = list(range(layout.fragment_count))
+        order = self._order
+        if subset is not None and not set(subset) <= set(order[: layout.k]):
+            subset = None  # a data fragment we want is far or down: read the best k instead
         if subset is not None:
             stores = {i: self._store_for(i) for i in subset}
             if all(hasattr(store, "read_sync") for store in stores.values()):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from erasure.codec import ErasureCodec
@@ -51,6 +51,7 @@ class StreamWriter:
         master_key: bytes | None,
         write_quorum: int,
         stream_id: str | None = None,
+        on_failure: Callable[[str, BaseException], None] | None = None,
     ) -> None:
         layout: StripeLayout = codec.layout
         if len(locations) != layout.fragment_count:
@@ -70,6 +71,8 @@ class StreamWriter:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_DEPTH)
         self._worker: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        # Told of every store that fails a fragment (the gateway's node health).
+        self._on_failure = on_failure
 
     @property
     def size(self) -> int:
@@ -97,7 +100,7 @@ class StreamWriter:
             try:
                 self._writers[index] = await store.open_writer(fragment_id(self.stream_id, index))
             except Exception as exc:  # a dead store must not fail the PUT
-                self._drop(index, f"open failed: {exc!r}")
+                self._drop(index, f"open failed: {exc!r}", exc)
 
         await asyncio.gather(*(open_one(i, loc) for i, loc in enumerate(self.locations)))
         self._check_quorum()
@@ -136,7 +139,7 @@ class StreamWriter:
                 await writer.commit()
             except Exception as exc:
                 self._writers[index] = None
-                self._drop(index, f"commit failed: {exc!r}")
+                self._drop(index, f"commit failed: {exc!r}", exc)
 
         await asyncio.gather(
             *(commit_one(i, w) for i, w in enumerate(self._writers) if w is not None)
@@ -172,7 +175,9 @@ class StreamWriter:
             put.cancel()
             raise self._failure or WriteQuorumLost(f"stream {self.stream_id}: writer stopped")
 
-    def _drop(self, index: int, why: str) -> None:
+    def _drop(self, index: int, why: str, error: BaseException | None = None) -> None:
+        if error is not None and self._on_failure is not None and self.locations[index]:
+            self._on_failure(self.locations[index], error)
         log.warning(
             "fragment write failed",
             extra={"stream": self.stream_id, "fragment": index,
@@ -217,7 +222,7 @@ class StreamWriter:
                     self._writers[index] = None
                     if writer is not None:
                         await writer.abort()
-                    self._drop(index, f"write failed: {exc!r}")
+                    self._drop(index, f"write failed: {exc!r}", exc)
                 self._check_quorum()
         except BaseException as exc:
             self._failure = exc

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from s3api.errors import InvalidBucketName, KeyTooLongError
+from s3api.errors import InvalidArgument, InvalidBucketName, KeyTooLongError
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -64,11 +64,19 @@ def check_bucket_name(name: str) -> None:
 
 
 def validate_key(key: str) -> None:
-    """Raise KeyTooLongError if ``key`` is longer than 1024 bytes of UTF-8.
+    """Raise KeyTooLongError if ``key`` is longer than 1024 bytes of UTF-8,
+    InvalidArgument if it holds NUL or is not valid UTF-8 (a lone surrogate
+    from a bad percent-escape): neither metadata backend can store those
+    exactly, and a key must round-trip byte for byte.
 
     The key is otherwise taken exactly as given: no normalization of ``.``,
     ``..`` or repeated slashes.
     """
-    size = len(key.encode("utf-8", "surrogatepass"))
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidArgument("Object key is not valid UTF-8", ArgumentName="key") from None
     if size > MAX_KEY_BYTES:
         raise KeyTooLongError(Size=str(size), MaxSizeAllowed=str(MAX_KEY_BYTES))
+    if "\x00" in key:
+        raise InvalidArgument("Object key must not contain NUL", ArgumentName="key")

@@ -70,3 +70,11 @@ def test_key_limit_counts_utf8_bytes() -> None:
     assert caught.value.fields["MaxSizeAllowed"] == "1024"
     with pytest.raises(KeyTooLongError):
         validate_key("k" * 1025)
+
+
+@pytest.mark.parametrize("key", ["a\x00b", "\x00", "bad\udc80escape"])
+def test_key_with_nul_or_invalid_utf8_is_invalid_argument(key: str) -> None:
+    from s3api.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument):
+        validate_key(key)

@@ -25,6 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.server_process import ROOT_ACCESS_KEY, ROOT_SECRET_KEY, ServerProcess
+from tests.postgres_dsn import create_database, drop_database
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Credentials:
 def add_user(server: ServerProcess, name: str) -> Credentials:
     """Create a user with the real CLI against the server's data folder."""
     out = subprocess.run(
-        [sys.executable, "-m", "objectd", "user", "--data-dir", str(server.data_dir), "add", name],
+        [sys.executable, "-m", "objectd", "user", *server.admin_args, "add", name],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout
     access = re.search(r"access key:\s*(\S+)", out)
@@ -63,25 +64,71 @@ def make_client(server: ServerProcess, access_key: str = ROOT_ACCESS_KEY, secret
     )
 
 
-@pytest.fixture(scope="session")
-def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("objectd-http")).start()
-    yield server
-    server.stop()
+TARGETS = ("serve", "cluster")
+"""Every S3 test runs against the embedded server (``objectd serve``: SQLite,
+local drive folders) and against a cluster (``objectd dev-cluster``: six
+storage nodes in three sites over mutual TLS, and a gateway on Postgres)."""
+
+
+class Servers:
+    """The session's shared servers, started on first use, stopped at the end."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._started: dict[tuple[str, bool], ServerProcess] = {}
+        self._databases: list[str] = []
+
+    def get(self, target: str, tls: bool) -> ServerProcess:
+        """The (target, transport) server, started if need be."""
+        key = (target, tls)
+        if key not in self._started:
+            folder = self._factory.mktemp(f"objectd-{target}-{'https' if tls else 'http'}")
+            if target == "serve":
+                server = ServerProcess(folder, tls=tls)
+            else:
+                url = create_database()
+                self._databases.append(url)
+                server = ServerProcess(folder, tls=tls, command="dev-cluster",
+                                       env={"OBJECTD_METADATA_URL": url})
+            self._started[key] = server.start()
+        return self._started[key]
+
+    def stop(self) -> None:
+        """Stop every server, then drop the databases they used."""
+        for server in self._started.values():
+            server.stop()
+        for url in self._databases:
+            drop_database(url)
 
 
 @pytest.fixture(scope="session")
-def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path_factory.mktemp("objectd-https"), tls=True).start()
-    yield server
-    server.stop()
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    started = Servers(tmp_path_factory)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session", params=TARGETS)
+def target(request: pytest.FixtureRequest) -> str:
+    """Which kind of deployment the test talks to."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def http_server(servers: Servers, target: str) -> ServerProcess:
+    return servers.get(target, tls=False)
+
+
+@pytest.fixture(scope="session")
+def https_server(servers: Servers, target: str) -> ServerProcess:
+    return servers.get(target, tls=True)
 
 
 @pytest.fixture(scope="session", params=["http", "https"])
-def server(request: pytest.FixtureRequest) -> ServerProcess:
+def server(request: pytest.FixtureRequest, servers: Servers, target: str) -> ServerProcess:
     """Each test using this runs against the plain-HTTP and the HTTPS server:
     boto3 sends checksums in a header over HTTP and as aws-chunked trailers over HTTPS."""
-    return request.getfixturevalue(f"{request.param}_server")
+    return servers.get(target, tls=request.param == "https")
 
 
 @pytest.fixture
@@ -125,15 +172,19 @@ def expect_error(code: str, status: int, call, /, *args: object, **kwargs: objec
     return response
 
 
-@pytest.fixture(scope="session")
-def alt_credentials(http_server: ServerProcess, https_server: ServerProcess) -> dict[str, Credentials]:
-    """A second user on each server (for ownership tests)."""
-    return {"http": add_user(http_server, "alt-user"), "https": add_user(https_server, "alt-user")}
+_ALT_USERS: dict[int, Credentials] = {}
+
+
+def alt_user(server: ServerProcess) -> Credentials:
+    """A second user on ``server`` (for ownership tests), created once."""
+    if id(server) not in _ALT_USERS:
+        _ALT_USERS[id(server)] = add_user(server, "alt-user")
+    return _ALT_USERS[id(server)]
 
 
 @pytest.fixture
-def alt_s3(server: ServerProcess, alt_credentials: dict[str, Credentials]):
-    creds = alt_credentials["https" if server.tls else "http"]
+def alt_s3(server: ServerProcess):
+    creds = alt_user(server)
     return make_client(server, creds.access_key, creds.secret_key)
 
 
@@ -163,9 +214,9 @@ def http_bucket(http_s3) -> Iterator[str]:
 
 
 @pytest.fixture
-def http_alt_s3(http_server: ServerProcess, alt_credentials: dict[str, Credentials]):
+def http_alt_s3(http_server: ServerProcess):
     """A client of the second user on the plain-HTTP server."""
-    creds = alt_credentials["http"]
+    creds = alt_user(http_server)
     return make_client(http_server, creds.access_key, creds.secret_key)
 
 

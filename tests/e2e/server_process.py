@@ -22,9 +22,13 @@ class ServerProcess:
 
     data_dir: Path
     tls: bool = False
+    # "serve": the embedded server; "dev-cluster": storage nodes and a gateway
+    # started by ``objectd dev-cluster``, all in one process group.
+    command: str = "serve"
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     url: str = ""
+    urls: list[str] = field(default_factory=list)  # every gateway of a dev cluster
     proc: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
 
@@ -35,7 +39,11 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         """Run the server and wait until it announces its URL."""
-        args = [sys.executable, "-m", "objectd", "serve", str(self.data_dir), "--address", "127.0.0.1:0"]
+        if self.command == "serve":
+            args = [sys.executable, "-m", "objectd", "serve", str(self.data_dir), "--address", "127.0.0.1:0"]
+        else:
+            args = [sys.executable, "-m", "objectd", "dev-cluster", "--data", str(self.data_dir),
+                    "--address", "127.0.0.1:0", "--log-level", "INFO"]
         if self.tls:
             args.append("--self-signed")
         args += self.extra_args
@@ -55,14 +63,22 @@ class ServerProcess:
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
         )
         found = threading.Event()
+        # The embedded server is ready when it announces its URL; a dev cluster
+        # when it has listed every node and gateway.
+        ready = re.compile(r"serving S3 at (\S+)" if self.command == "serve" else r"dev cluster ready")
+        gateway = re.compile(r"dev cluster: gateway pid \d+ at (\S+)")
+        self.urls = []
 
         def pump() -> None:
             assert self.proc is not None and self.proc.stdout is not None
             for line in self.proc.stdout:
                 self.output.append(line)
-                m = re.search(r"serving S3 at (\S+)", line)
+                g = gateway.search(line)
+                if g:
+                    self.urls.append(g.group(1))
+                m = ready.search(line)
                 if m and not found.is_set():
-                    self.url = m.group(1)
+                    self.url = m.group(1) if m.groups() else self.urls[0]
                     found.set()
 
         threading.Thread(target=pump, daemon=True).start()
@@ -72,6 +88,13 @@ class ServerProcess:
                 self.stop()
                 raise RuntimeError("objectd did not start:\n" + "".join(self.output))
         return self
+
+    @property
+    def admin_args(self) -> list[str]:
+        """What ``objectd user`` needs to reach this server's users."""
+        if self.command == "serve":
+            return ["--data-dir", str(self.data_dir)]
+        return ["--config", str(self.data_dir / "gateway.yaml")]
 
     def kill(self) -> None:
         """SIGKILL: the crash the design must survive."""

@@ -4,7 +4,8 @@ one test per check, and its command line.
 Every check runs over HTTPS (where boto3 sends its default CRC32 checksums as
 aws-chunked trailers); the real clients' checks run over plain HTTP too, as a
 first local server is used (there boto3 sends checksums in headers and restic
-signs every chunk).
+signs every chunk). Every check also runs against a cluster: ``objectd
+dev-cluster`` with six storage nodes and a gateway on Postgres.
 
 In CI (``CI=true``) a client that is not installed fails its checks; elsewhere
 they are skipped with the reason (``.ci/run`` installs the clients).
@@ -26,6 +27,7 @@ from conformance.registry import Check
 from conformance.runner import PASS, SKIP, run_check
 from tests.e2e.conftest import add_user
 from tests.e2e.server_process import ROOT_ACCESS_KEY, ROOT_SECRET_KEY, ServerProcess
+from tests.postgres_dsn import create_database, drop_database
 
 IN_CI = os.environ.get("CI") == "true"
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -38,6 +40,18 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, tls: bool) -> Iterator[Serv
     started = ServerProcess(tmp_path_factory.mktemp("objectd-conformance"), tls=tls).start()
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A fresh HTTPS cluster of this module's own: six nodes in three sites
+    and a gateway whose metadata is in Postgres."""
+    url = create_database()
+    started = ServerProcess(tmp_path_factory.mktemp("objectd-conformance-cluster"), tls=True,
+                            command="dev-cluster", env={"OBJECTD_METADATA_URL": url}).start()
+    yield started
+    started.stop()
+    drop_database(url)
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +85,17 @@ def http_endpoint(http_server: ServerProcess) -> Endpoint:
     return _endpoint(http_server)
 
 
+@pytest.fixture(scope="module")
+def cluster_endpoint(cluster_server: ServerProcess) -> Endpoint:
+    """The cluster's gateway (HTTPS) as the suite's endpoint."""
+    return _endpoint(cluster_server)
+
+
 CHECKS = [
     pytest.param(transport, c, id=f"{transport}: {c.id}", marks=pytest.mark.timeout(c.time_limit + 60))
-    for transport in ("https", "http")
+    for transport in ("https", "http", "cluster")
     for c in all_checks()
-    if transport == "https" or c.group in CLIENT_GROUPS
+    if transport != "http" or c.group in CLIENT_GROUPS
 ]
 
 
