@@ -17,6 +17,7 @@ from aiohttp import web
 
 from erasure.layout import StripeLayout
 from erasure.malloc_tuning import tune_malloc
+from metadata.errors import StoreUnavailable
 from metadata.sqlite_store import SqliteStore
 from metadata.store import MetadataStore
 from objectd.collector import GarbageCollector
@@ -133,6 +134,7 @@ class EmbeddedServer:
             region=None if s.any_region else s.region,
             default_region=s.region,
             base_domains=tuple(s.base_domains),
+            unavailable_errors=(StoreUnavailable,),
         )
         app = make_app(service, users, config, extra_routes=health_routes(metadata) + self.extra_routes())
         self._runner = web.AppRunner(

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler as AiohttpHandler
 
 from s3api import errors
-from s3api.errors import InternalError, S3Error
+from s3api.errors import InternalError, S3Error, ServiceUnavailable
 from s3api.handlers import HANDLERS
 from s3api.routing import Operation, bucket_from_host, parse_target, route
 from s3api.service import CredentialStore, ObjectService
@@ -202,10 +202,16 @@ async def _s3_middleware(request: web.Request, handler: AiohttpHandler) -> web.S
         if isinstance(error, ConnectionError) and _client_gone(request):
             # Nothing to answer and nothing to report.
             raise
-        log.exception("unexpected error", extra=_log_fields(request))
-        if _started_streaming(request):
-            raise
-        response = _error_response(request, InternalError())
+        if isinstance(error, request.app[_STATE].config.unavailable_errors):
+            log.warning("backend unavailable: %r", error, extra=_log_fields(request))
+            if _started_streaming(request):
+                raise
+            response = _error_response(request, ServiceUnavailable())
+        else:
+            log.exception("unexpected error", extra=_log_fields(request))
+            if _started_streaming(request):
+                raise
+            response = _error_response(request, InternalError())
     if expects_continue(request) and not request.get(CONTINUE_SENT) and request.body_exists:
         # The client is still holding its body back; the connection cannot
         # carry another request.

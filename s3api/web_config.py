@@ -56,6 +56,10 @@ class S3ApiConfig:
     body_idle_timeout: float = 60.0
     # DeleteObjects deletes this many keys at a time.
     delete_concurrency: int = 16
+    # Exceptions that mean a backend is unreachable for now (the metadata
+    # database restarting): answered 503 ServiceUnavailable, which clients
+    # retry, instead of 500 InternalError.
+    unavailable_errors: tuple[type[BaseException], ...] = ()
     # AWS refuses requests whose header section exceeds 8 KB. The HTTP server
     # must accept longer header lines than this (see HTTP_LIMITS) so the
     # refusal is an S3 error, not a bare HTTP 400.

@@ -32,7 +32,7 @@ from tests.e2e.server_process import ServerProcess
 
 def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "objectd", "user", "--data-dir", str(server.data_dir), *args],
+        [sys.executable, "-m", "objectd", "user", *server.admin_args, *args],
         check=False, capture_output=True, text=True, timeout=60,
     )
 
