@@ -541,6 +541,11 @@ class StoreObjectService:
         chosen: list[Part] = []
         for requested in parts:
             part = stored.get(requested.part_number)
+            if part is None and len(stored) < len(set(numbers)):
+                # A racing Complete or Abort (another gateway) may have ended
+                # the upload between reading it and reading its parts: then
+                # the answer is NoSuchUpload, not a missing part.
+                await self._upload(principal, bucket, key, upload_id)
             if part is None or _unquoted(requested.etag) != part.etag:
                 raise s3.InvalidPart(UploadId=upload_id, PartNumber=str(requested.part_number),
                                      ETag=requested.etag)

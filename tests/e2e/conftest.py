@@ -441,7 +441,7 @@ from objectd.manifest import Manifest
 
 def bounded_client(server: ServerProcess) -> Any:
     """A boto3 client that fails fast (one attempt, bounded waits), for servers a test breaks."""
-    return make_client(server, retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+    return make_client(server, retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=60)
 
 
 def metadata_rows(server: ServerProcess, sql: str, params: tuple[object, ...] = ()) -> list[tuple]:

@@ -123,14 +123,18 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     server = ServerProcess(tmp_path_factory.mktemp("cluster"), command="dev-cluster",
                            env={"OBJECTD_PROBE_INTERVAL": "0.3", "OBJECTD_NODE_READ_TIMEOUT": "1"}).start()
-    running = Cluster(server)
+    try:
+        running = Cluster(server)
+    except BaseException:
+        server.stop()
+        raise
     yield running
     running.stop()
 
 
 @pytest.fixture
 def s3(cluster: Cluster):
-    return make_client(cluster.server, retries={"max_attempts": 1})
+    return make_client(cluster.server, retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 @pytest.fixture
