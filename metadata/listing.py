@@ -28,7 +28,8 @@ _SURROGATES_LAST = 0xDFFF
 # group in directory-like listings, so fetch few and grow while rows are plain
 # entries. This bounds the rows read per group by a small constant.
 GROUP_BATCH = 2
-MAX_BATCH = 1000
+# A page holds at most 1,000 entries; one more row says whether it is truncated.
+MAX_BATCH = 1001
 
 
 def _next_code_point(cp: int) -> int | None:
@@ -196,6 +197,16 @@ class ListingWalk(Generic[R]):
             self._done = True
         else:
             self._batch = min(self._batch * 2, MAX_BATCH)
+
+    def feed_first(self, row: R | None) -> None:
+        """Consume the first row at or after the walk's position, or None when
+        there is none: the answer to a one-row fetch, for a backend that runs
+        several of the walk's seeks in one statement (it must move from a row
+        exactly as :meth:`feed` does: past a group's successor, or past the key)."""
+        if self._done:
+            raise RuntimeError("feed_first() on a finished walk")
+        self._pending = Fetch(self._position, self._end, 1)
+        self.feed([] if row is None else [row])
 
     def _emit(self, key: str, row: R | None) -> bool:
         """Add an entry; False (and the page is done) when it no longer fits."""

@@ -235,6 +235,61 @@ def _range_clause(fetch: Fetch, params: list[Any]) -> str:
     return sql
 
 
+def _group_seek_char(delimiter: str) -> str | None:
+    """The character that replaces a common prefix's last one to seek past the
+    group (:func:`metadata.listing.prefix_successor`: every group ends with the
+    delimiter, so it is always the same), or None when the recursive walk does
+    not apply: a delimiter ending in U+10FFFF carries, and a non-ASCII last
+    character would depend on the database counting characters in UTF-8."""
+    last = ord(delimiter[-1])
+    return chr(last + 1) if last < 0x7F else None
+
+
+def _walk_groups_sql(fetch: Fetch, params: list[Any], prefix: str, delimiter: str,
+                     seek_char: str, visits: int) -> str:
+    """One statement that makes up to ``visits`` steps of a delimiter walk
+    from ``fetch``'s position, returning the first current version found at
+    each step, in key order. A step from key K moves past K's common prefix
+    when K has one (to ``prefix_successor`` of it), else to the keys after K:
+    exactly what :meth:`ListingWalk.feed` does, so the rows can be handed to
+    :meth:`ListingWalk.feed_first` one by one. Every step is one probe of
+    the ``versions_current`` index."""
+    first = f"key {'>=' if fetch.start.inclusive else '>'} ${len(params) + 1}"
+    params.append(fetch.start.key)
+    end = ""
+    if fetch.end is not None:
+        params.append(fetch.end)
+        end = f" AND key < ${len(params)}"
+    params.extend((prefix, delimiter, seek_char, visits))
+    p_prefix, p_delim, p_seek, p_visits = (f"${len(params) - i}" for i in (3, 2, 1, 0))
+    # pos: where the delimiter starts in the key after the prefix (0: none).
+    # The seek bound for the next step: the group with its last character
+    # replaced by the next one, or '' (no bound beyond key > K).
+    return f"""
+        WITH RECURSIVE walk (key, seq, step) AS (
+            (SELECT key, seq, 1 FROM versions
+              WHERE bucket = $1 AND {first}{end} AND is_latest AND NOT is_delete_marker
+              ORDER BY key LIMIT 1)
+            UNION ALL
+            SELECT nxt.key, nxt.seq, w.step + 1 FROM walk w
+            CROSS JOIN LATERAL (
+                SELECT v.key, v.seq FROM versions v
+                 WHERE v.bucket = $1 AND v.is_latest AND NOT v.is_delete_marker{end.replace("key", "v.key")}
+                   AND v.key > w.key
+                   AND v.key >= CASE
+                       WHEN strpos(substr(w.key, char_length({p_prefix}::text) + 1), {p_delim}::text) > 0
+                       THEN left(w.key, char_length({p_prefix}::text)
+                                 + strpos(substr(w.key, char_length({p_prefix}::text) + 1), {p_delim}::text)
+                                 + char_length({p_delim}::text) - 2) || {p_seek}::text
+                       ELSE ''::text END COLLATE "C"
+                 ORDER BY v.key LIMIT 1
+            ) nxt
+            WHERE w.step < {p_visits}::int
+        )
+        SELECT {_VERSION_COLUMNS} FROM versions
+         WHERE seq IN (SELECT seq FROM walk) ORDER BY key"""
+
+
 def _version_query(version_id: str | None, first: int) -> tuple[str, tuple[Any, ...]]:
     """The SQL (after a WHERE on bucket and key) that picks one version of a
     key; its parameters are numbered from ``first``."""
@@ -357,11 +412,13 @@ class _Reads:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.rows = 0
+        self.statements = 0
 
     async def fetch(self, sql: str, *params: Any) -> list[Row]:
         """Run one query and return all its rows."""
         rows: list[Row] = await self.conn.fetch(sql, *params)
         self.rows += len(rows)
+        self.statements += 1
         return rows
 
 
@@ -452,6 +509,7 @@ class PostgresStore:
         self.connect_timeout = connect_timeout
         self.application_name = application_name
         self.rows_read = 0
+        self.read_statements = 0
         self._pool: asyncpg.Pool | None = None
         self._trace: Callable[[Any], None] | None = None
         self._writes: set[asyncio.Future[Any]] = set()
@@ -595,6 +653,7 @@ class PostgresStore:
                     return await read(reads)
             finally:
                 self.rows_read += reads.rows
+                self.read_statements += reads.statements
 
     async def _read(self, sql: str, *params: Any) -> list[Row]:
         """The rows of one query (a single statement is its own snapshot)."""
@@ -906,9 +965,27 @@ class PostgresStore:
             key_of=lambda r: r[_V_KEY],
         )
 
+        # A delimiter listing seeks once per common prefix; one recursive
+        # statement runs a page's seeks inside the database instead of one
+        # round trip each (a page of 1,000 groups: 1,000 round trips).
+        seek_past = _group_seek_char(delimiter) if delimiter else None
+
         async def read(reads: _Reads) -> None:
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
+                if seek_past is not None:
+                    # One step per entry, one to see past the page, and one
+                    # for the group a marker ends inside (listed already).
+                    visits = max_keys + 2 - len(walk.entries) - len(walk.common_prefixes)
+                    sql = _walk_groups_sql(fetch, params, prefix, delimiter, seek_past, visits)
+                    rows = await reads.fetch(sql, *params)
+                    for row in rows:
+                        walk.feed_first(row)
+                        if walk.done:
+                            break
+                    if len(rows) < visits and not walk.done:
+                        walk.feed_first(None)  # the range holds no more keys
+                    continue
                 sql = (
                     f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = $1"
                     + _range_clause(fetch, params)

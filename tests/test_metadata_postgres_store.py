@@ -359,6 +359,45 @@ async def test_listing_queries_are_ordered_index_range_scans(
                 assert "uploads_by_key" in plan, (sql, plan)
 
 
+async def test_a_delimiter_page_seeks_every_group_in_one_statement(
+    store: PostgresStore, pg: tuple[str, str]
+) -> None:
+    # 300 groups of 4 keys, and plain keys between them.
+    await store.create_bucket(Bucket("b", "o", 1.0, "r"))
+    keys = [f"g{g:03d}/k{i}" for g in range(300) for i in range(4)] + [f"g{g:03d}" for g in range(0, 300, 7)]
+    for start in range(0, len(keys), 100):
+        await asyncio.gather(*(store.put_object(obj(k)) for k in keys[start:start + 100]))
+    expected = sorted({k.split("/")[0] + "/" if "/" in k else k for k in keys})
+    before_rows, before_statements = store.rows_read, store.read_statements
+    seen: list[str] = []
+    marker = ""
+    while True:
+        page = await store.list_objects("b", "", "/", marker, 100)
+        seen += sorted([o.key for o in page.objects] + page.common_prefixes)
+        if not page.is_truncated:
+            break
+        assert page.next_marker is not None
+        marker = page.next_marker
+    assert sorted(seen) == seen == expected
+    pages = -(-len(expected) // 100)
+    # One statement per page, reading one row per group or key listed (plus
+    # the one beyond the page that says it is truncated, and the group the
+    # marker ends in): no group is read key by key, and no page costs a
+    # round trip per group.
+    assert store.read_statements - before_statements == pages
+    assert store.rows_read - before_rows <= len(expected) + 2 * pages
+    statements: list[str] = []
+    await store.set_trace(statements.append)
+    await store.list_objects("b", "g1", "/", "g150/", 50)
+    await store.set_trace(None)
+    (walk,) = [s for s in statements if "WITH RECURSIVE" in s]
+    async with direct(pg) as conn:
+        await conn.execute("ANALYZE")
+        await conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + walk))
+        assert "versions_current" in plan and "Seq Scan on versions" not in plan, plan
+
+
 # --- races between two gateways (two pools, one schema) ---------------------------
 
 ROUNDS = 12
