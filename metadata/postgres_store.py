@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import random
 import re
 import time
@@ -74,6 +73,29 @@ from metadata.model import (
     User,
     VersionListing,
 )
+from metadata.row_codec import (
+    BUCKET_COLUMNS,
+    bucket_of,
+    dump_checksum,
+    dump_map,
+    encode_json,
+    JOINED_PART_COLUMNS,
+    PART_COLUMNS,
+    part_of,
+    same_etag,
+    U_ID,
+    U_INITIATED,
+    U_KEY,
+    UPLOAD_COLUMNS,
+    upload_of,
+    USER_COLUMNS,
+    user_of,
+    V_KEY,
+    V_SEQ,
+    V_VERSION_ID,
+    VERSION_COLUMNS,
+    version_of,
+)
 from metadata.schema_postgres import apply_migrations, check_schema_name, quote_identifier
 
 T = TypeVar("T")
@@ -88,8 +110,6 @@ _WRITE_ATTEMPTS = 5
 # keep inserting between our two statements.
 _PART_ROUNDS = 20
 
-_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
 # Errors that mean "the database cannot be reached right now".
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, unreachable; TimeoutError of a connect attempt
@@ -99,28 +119,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     pg.ReadOnlySQLTransactionError,  # a standby or demoted server refusing writes
 )
 _RETRY = (pg.DeadlockDetectedError, pg.SerializationError)
-
-
-def _dump_map(value: dict[str, str]) -> str | None:
-    """A dict as compact JSON; empty dicts are stored as NULL."""
-    return _encode_json(value) if value else None
-
-
-def _load_map(text: str | None) -> dict[str, str]:
-    return json.loads(text) if text else {}
-
-
-def _dump_checksum(value: dict[str, str] | None) -> str | None:
-    return None if value is None else _encode_json(value)
-
-
-def _load_checksum(text: str | None) -> dict[str, str] | None:
-    return None if text is None else json.loads(text)
-
-
-def _same_etag(a: str, b: str) -> bool:
-    """ETags compare without their surrounding quotes."""
-    return a.strip('"') == b.strip('"')
 
 
 def unavailable(exc: BaseException) -> MetadataUnavailable | None:
@@ -135,94 +133,6 @@ def unavailable(exc: BaseException) -> MetadataUnavailable | None:
         # took back when its link broke: the link is gone.
         return MetadataUnavailable(f"metadata database unavailable: {exc}")
     return None
-
-
-# ---------------------------------------------------------------------------
-# row <-> value
-
-_VERSION_COLUMNS = (
-    "bucket, key, version_id, size, etag, last_modified, manifest, owner, headers, "
-    "user_metadata, checksum, part_sizes, storage_class, is_delete_marker, "
-    "null_version, seq, is_latest"
-)
-_V_KEY = 1
-_V_VERSION_ID = 2
-_V_SEQ = 15
-
-
-def _version_of(r: Row) -> ObjectVersion:
-    return ObjectVersion(
-        bucket=r[0],
-        key=r[1],
-        version_id=r[2],
-        size=r[3],
-        etag=r[4],
-        last_modified=r[5],
-        manifest=r[6],
-        owner=r[7],
-        headers=_load_map(r[8]),
-        user_metadata=_load_map(r[9]),
-        checksum=_load_checksum(r[10]),
-        part_sizes=tuple(json.loads(r[11])) if r[11] else (),
-        storage_class=r[12],
-        is_delete_marker=r[13],
-        null_version=r[14],
-        is_latest=r[16],
-    )
-
-
-_UPLOAD_COLUMNS = (
-    "upload_id, bucket, key, initiated, owner, headers, user_metadata, "
-    "checksum_algorithm, checksum_type, storage_class"
-)
-_U_ID = 0
-_U_KEY = 2
-_U_INITIATED = 3
-
-
-def _upload_of(r: Row) -> Upload:
-    return Upload(
-        upload_id=r[0],
-        bucket=r[1],
-        key=r[2],
-        initiated=r[3],
-        owner=r[4],
-        headers=_load_map(r[5]),
-        user_metadata=_load_map(r[6]),
-        checksum_algorithm=r[7],
-        checksum_type=r[8],
-        storage_class=r[9],
-    )
-
-
-_PART_COLUMNS = "upload_id, part_number, size, etag, last_modified, manifest, checksum"
-_JOINED_PART_COLUMNS = ", ".join(f"p.{c.strip()}" for c in _PART_COLUMNS.split(","))
-
-
-def _part_of(r: Row) -> Part:
-    return Part(
-        upload_id=r[0],
-        part_number=r[1],
-        size=r[2],
-        etag=r[3],
-        last_modified=r[4],
-        manifest=r[5],
-        checksum=_load_checksum(r[6]),
-    )
-
-
-_USER_COLUMNS = "name, access_key, secret, created"
-
-
-def _user_of(r: Row) -> User:
-    return User(name=r[0], access_key=r[1], secret=r[2], created=r[3])
-
-
-_BUCKET_COLUMNS = "name, owner, created, region, versioning"
-
-
-def _bucket_of(r: Row) -> Bucket:
-    return Bucket(name=r[0], owner=r[1], created=r[2], region=r[3], versioning=r[4])
 
 
 def _range_clause(fetch: Fetch, params: list[Any]) -> str:
@@ -286,7 +196,7 @@ def _walk_groups_sql(fetch: Fetch, params: list[Any], prefix: str, delimiter: st
             ) nxt
             WHERE w.step < {p_visits}::int
         )
-        SELECT {_VERSION_COLUMNS} FROM versions
+        SELECT {VERSION_COLUMNS} FROM versions
          WHERE seq IN (SELECT seq FROM walk) ORDER BY key"""
 
 
@@ -383,7 +293,7 @@ _INSERT_PART_SQL = f"""
 WITH intent_done AS (
     DELETE FROM intents WHERE stream_id = $8
 )
-INSERT INTO parts ({_PART_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO parts ({PART_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (upload_id, part_number) DO NOTHING RETURNING true
 """
 
@@ -747,7 +657,7 @@ class PostgresStore:
     async def add_user(self, user: User) -> None:
         """Add a user or another access key of a user (UserExists)."""
         rows = await self._fetch_written(
-            f"INSERT INTO users ({_USER_COLUMNS}) VALUES ($1, $2, $3, $4)"
+            f"INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT DO NOTHING RETURNING access_key",
             user.name,
             user.access_key,
@@ -760,14 +670,14 @@ class PostgresStore:
     async def user_by_access_key(self, access_key: str) -> User | None:
         """The user owning an access key."""
         rows = await self._read(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE access_key = $1", access_key
+            f"SELECT {USER_COLUMNS} FROM users WHERE access_key = $1", access_key
         )
-        return _user_of(rows[0]) if rows else None
+        return user_of(rows[0]) if rows else None
 
     async def list_users(self) -> list[User]:
         """Every user access key, by user name then key."""
-        rows = await self._read(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name, access_key")
-        return [_user_of(r) for r in rows]
+        rows = await self._read(f"SELECT {USER_COLUMNS} FROM users ORDER BY name, access_key")
+        return [user_of(r) for r in rows]
 
     async def remove_user(self, name: str) -> None:
         """Remove a user and all its keys (UserNotFound)."""
@@ -795,7 +705,7 @@ class PostgresStore:
         async def job(conn: Connection) -> None:
             while True:
                 created = await conn.fetchval(
-                    f"INSERT INTO buckets ({_BUCKET_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+                    f"INSERT INTO buckets ({BUCKET_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
                     " ON CONFLICT DO NOTHING RETURNING true",
                     bucket.name,
                     bucket.owner,
@@ -816,18 +726,18 @@ class PostgresStore:
 
     async def get_bucket(self, name: str) -> Bucket | None:
         """A bucket by name."""
-        rows = await self._read(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = $1", name)
-        return _bucket_of(rows[0]) if rows else None
+        rows = await self._read(f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = $1", name)
+        return bucket_of(rows[0]) if rows else None
 
     async def list_buckets(self, owner: str | None) -> list[Bucket]:
         """Buckets of ``owner`` (all when None), by name."""
         if owner is None:
-            rows = await self._read(f"SELECT {_BUCKET_COLUMNS} FROM buckets ORDER BY name")
+            rows = await self._read(f"SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name")
         else:
             rows = await self._read(
-                f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE owner = $1 ORDER BY name", owner
+                f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner = $1 ORDER BY name", owner
             )
-        return [_bucket_of(r) for r in rows]
+        return [bucket_of(r) for r in rows]
 
     async def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket (BucketNotEmpty, BucketNotFound). The bucket
@@ -884,7 +794,7 @@ class PostgresStore:
         if if_match is not None:
             if not exists:
                 raise KeyNotFound(version.key)
-            if if_match != "*" and not _same_etag(if_match, current_etag):
+            if if_match != "*" and not same_etag(if_match, current_etag):
                 raise ConditionFailed(f"{version.key} has another ETag")
         await conn.execute(
             _COMMIT_VERSION_SQL,
@@ -895,10 +805,10 @@ class PostgresStore:
             version.etag,
             version.last_modified,
             version.owner,
-            _dump_map(version.headers),
-            _dump_map(version.user_metadata),
-            _dump_checksum(version.checksum),
-            _encode_json(list(version.part_sizes)) if version.part_sizes else None,
+            dump_map(version.headers),
+            dump_map(version.user_metadata),
+            dump_checksum(version.checksum),
+            encode_json(list(version.part_sizes)) if version.part_sizes else None,
             version.storage_class,
             version.is_delete_marker,
             versioning != "Enabled",
@@ -928,24 +838,24 @@ class PostgresStore:
         """The current version of a key (or the named version)."""
         tail, extra = _version_query(version_id, 3)
         rows = await self._read(
-            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = $1 AND key = $2{tail}",
+            f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = $1 AND key = $2{tail}",
             bucket,
             key,
             *extra,
         )
-        return _version_of(rows[0]) if rows else None
+        return version_of(rows[0]) if rows else None
 
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
     ) -> ObjectVersion | None:
         """Remove the key's current (or named) version (see the Protocol)."""
         tail, extra = _version_query(version_id, 4)
-        sql = _DELETE_VERSION_SQL.format(tail=tail, columns=_VERSION_COLUMNS)
+        sql = _DELETE_VERSION_SQL.format(tail=tail, columns=VERSION_COLUMNS)
 
         async def job(conn: Connection) -> ObjectVersion | None:
             row = await conn.fetchrow(sql, bucket, key, self._due(), *extra)
             if row is not None:
-                return _version_of(row)
+                return version_of(row)
             if not await conn.fetchval("SELECT true FROM buckets WHERE name = $1", bucket):
                 raise BucketNotFound(bucket)
             return None
@@ -962,7 +872,7 @@ class PostgresStore:
             delimiter=delimiter,
             marker=start_after,
             max_entries=max_keys,
-            key_of=lambda r: r[_V_KEY],
+            key_of=lambda r: r[V_KEY],
         )
 
         # A delimiter listing seeks once per common prefix; one recursive
@@ -987,7 +897,7 @@ class PostgresStore:
                         walk.feed_first(None)  # the range holds no more keys
                     continue
                 sql = (
-                    f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = $1"
+                    f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = $1"
                     + _range_clause(fetch, params)
                     + " AND is_latest AND NOT is_delete_marker"
                     + f" ORDER BY key LIMIT ${len(params) + 1}"
@@ -998,7 +908,7 @@ class PostgresStore:
         if not walk.done:
             await self._reading(read, snapshot=True)
         return ObjectListing(
-            objects=[_version_of(r) for r in walk.entries],
+            objects=[version_of(r) for r in walk.entries],
             common_prefixes=walk.common_prefixes,
             is_truncated=walk.is_truncated,
             next_marker=walk.last_key if walk.is_truncated else None,
@@ -1031,13 +941,13 @@ class PostgresStore:
                 delimiter=delimiter,
                 marker=key_marker,
                 max_entries=max_keys,
-                key_of=lambda r: r[_V_KEY],
-                tiebreak_of=lambda r: r[_V_SEQ],
+                key_of=lambda r: r[V_KEY],
+                tiebreak_of=lambda r: r[V_SEQ],
                 resume_after=resume,
             )
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
-                sql = f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = $1"
+                sql = f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = $1"
                 sql += _range_clause(fetch, params)
                 if fetch.start.after is not None:
                     # Versions of the start key no older than the marker were listed.
@@ -1051,12 +961,12 @@ class PostgresStore:
         walk = await self._reading(read, snapshot=True)
         last = walk.last_row
         return VersionListing(
-            versions=[_version_of(r) for r in walk.entries],
+            versions=[version_of(r) for r in walk.entries],
             common_prefixes=walk.common_prefixes,
             is_truncated=walk.is_truncated,
             next_key_marker=walk.last_key if walk.is_truncated else None,
             next_version_id_marker=(
-                last[_V_VERSION_ID] if walk.is_truncated and last is not None else None
+                last[V_VERSION_ID] if walk.is_truncated and last is not None else None
             ),
         )
 
@@ -1072,7 +982,7 @@ class PostgresStore:
             ):
                 raise BucketNotFound(upload.bucket)
             created = await conn.fetchval(
-                f"INSERT INTO uploads ({_UPLOAD_COLUMNS})"
+                f"INSERT INTO uploads ({UPLOAD_COLUMNS})"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                 " ON CONFLICT DO NOTHING RETURNING true",
                 upload.upload_id,
@@ -1080,8 +990,8 @@ class PostgresStore:
                 upload.key,
                 upload.initiated,
                 upload.owner,
-                _dump_map(upload.headers),
-                _dump_map(upload.user_metadata),
+                dump_map(upload.headers),
+                dump_map(upload.user_metadata),
                 upload.checksum_algorithm,
                 upload.checksum_type,
                 upload.storage_class,
@@ -1094,9 +1004,9 @@ class PostgresStore:
     async def get_upload(self, upload_id: str) -> Upload | None:
         """An upload in progress."""
         rows = await self._read(
-            f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE upload_id = $1", upload_id
+            f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = $1", upload_id
         )
-        return _upload_of(rows[0]) if rows else None
+        return upload_of(rows[0]) if rows else None
 
     async def put_part(self, part: Part, *, intent: str | None = None) -> None:
         """Record a part, replacing an earlier part of that number (UploadNotFound).
@@ -1125,7 +1035,7 @@ class PostgresStore:
                     part.etag,
                     part.last_modified,
                     part.manifest,
-                    _dump_checksum(part.checksum),
+                    dump_checksum(part.checksum),
                     intent,
                 ):
                     return
@@ -1140,7 +1050,7 @@ class PostgresStore:
         # One statement, so the upload check and the parts share a snapshot;
         # the LEFT JOIN yields one all-NULL part row for an upload with none.
         rows = await self._read(
-            f"SELECT {_JOINED_PART_COLUMNS} FROM uploads AS u LEFT JOIN parts AS p"
+            f"SELECT {JOINED_PART_COLUMNS} FROM uploads AS u LEFT JOIN parts AS p"
             " ON p.upload_id = u.upload_id AND p.part_number > $1"
             " WHERE u.upload_id = $2 ORDER BY p.part_number LIMIT $3",
             part_number_marker,
@@ -1149,7 +1059,7 @@ class PostgresStore:
         )
         if not rows:
             raise UploadNotFound(upload_id)
-        parts = [_part_of(r) for r in rows if r[0] is not None]
+        parts = [part_of(r) for r in rows if r[0] is not None]
         if max_parts <= 0:
             return [], False
         return parts[:max_parts], len(parts) > max_parts
@@ -1157,12 +1067,12 @@ class PostgresStore:
     async def get_parts(self, upload_id: str, part_numbers: Sequence[int]) -> list[Part]:
         """The named parts that exist, by number."""
         rows = await self._read(
-            f"SELECT {_PART_COLUMNS} FROM parts WHERE upload_id = $1"
+            f"SELECT {PART_COLUMNS} FROM parts WHERE upload_id = $1"
             " AND part_number = ANY ($2::integer[]) ORDER BY part_number",
             upload_id,
             list(part_numbers),
         )
-        return [_part_of(r) for r in rows]
+        return [part_of(r) for r in rows]
 
     async def complete_upload(
         self,
@@ -1230,13 +1140,13 @@ class PostgresStore:
                 delimiter=delimiter,
                 marker=key_marker,
                 max_entries=max_uploads,
-                key_of=lambda r: r[_U_KEY],
-                tiebreak_of=lambda r: (r[_U_INITIATED], r[_U_ID]),
+                key_of=lambda r: r[U_KEY],
+                tiebreak_of=lambda r: (r[U_INITIATED], r[U_ID]),
                 resume_after=resume,
             )
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
-                sql = f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE bucket = $1"
+                sql = f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = $1"
                 sql += _range_clause(fetch, params)
                 if fetch.start.after is not None:
                     initiated, after_id = fetch.start.after  # type: ignore[misc]
@@ -1254,12 +1164,12 @@ class PostgresStore:
         walk = await self._reading(read, snapshot=True)
         last = walk.last_row
         return UploadListing(
-            uploads=[_upload_of(r) for r in walk.entries],
+            uploads=[upload_of(r) for r in walk.entries],
             common_prefixes=walk.common_prefixes,
             is_truncated=walk.is_truncated,
             next_key_marker=walk.last_key if walk.is_truncated else None,
             next_upload_id_marker=(
-                last[_U_ID] if walk.is_truncated and last is not None else None
+                last[U_ID] if walk.is_truncated and last is not None else None
             ),
         )
 

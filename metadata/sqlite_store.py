@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +47,31 @@ from metadata.model import (
     User,
     VersionListing,
 )
+from metadata.row_codec import (
+    BUCKET_COLUMNS,
+    bucket_of,
+    dump_checksum,
+    dump_map,
+    encode_json,
+    JOINED_PART_COLUMNS,
+    PART_COLUMNS,
+    part_of,
+    same_etag,
+    U_ID,
+    U_INITIATED,
+    U_KEY,
+    UPLOAD_COLUMNS,
+    upload_of,
+    USER_COLUMNS,
+    user_of,
+    V_IS_LATEST,
+    V_KEY,
+    V_MANIFEST,
+    V_SEQ,
+    V_VERSION_ID,
+    VERSION_COLUMNS,
+    version_of,
+)
 from metadata.schema_sqlite import apply_migrations
 from metadata.sqlite_connection import ConnectionThread
 from metadata.sqlite_group_commit import GroupCommitWriter, Job, translate_error
@@ -57,124 +81,9 @@ Row = tuple[Any, ...]
 
 VERSIONING_STATES = ("", "Enabled", "Suspended")
 
-_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Row]:
     """Run one statement and return all its rows."""
     return cast(list[Row], conn.execute(sql, params).fetchall())
-
-
-def _dump_map(value: dict[str, str]) -> str | None:
-    """A dict as compact JSON; empty dicts are stored as NULL."""
-    return _encode_json(value) if value else None
-
-
-def _load_map(text: str | None) -> dict[str, str]:
-    return json.loads(text) if text else {}
-
-
-def _dump_checksum(value: dict[str, str] | None) -> str | None:
-    return None if value is None else _encode_json(value)
-
-
-def _load_checksum(text: str | None) -> dict[str, str] | None:
-    return None if text is None else json.loads(text)
-
-
-def _same_etag(a: str, b: str) -> bool:
-    """ETags compare without their surrounding quotes."""
-    return a.strip('"') == b.strip('"')
-
-
-# ---------------------------------------------------------------------------
-# row <-> value
-
-_VERSION_COLUMNS = (
-    "bucket, key, version_id, size, etag, last_modified, manifest, owner, headers, "
-    "user_metadata, checksum, part_sizes, storage_class, is_delete_marker, "
-    "null_version, seq, is_latest"
-)
-_V_KEY = 1
-_V_VERSION_ID = 2
-_V_MANIFEST = 6
-_V_SEQ = 15
-_V_IS_LATEST = 16
-
-
-def _version_of(r: Row) -> ObjectVersion:
-    return ObjectVersion(
-        bucket=r[0],
-        key=r[1],
-        version_id=r[2],
-        size=r[3],
-        etag=r[4],
-        last_modified=r[5],
-        manifest=r[6],
-        owner=r[7],
-        headers=_load_map(r[8]),
-        user_metadata=_load_map(r[9]),
-        checksum=_load_checksum(r[10]),
-        part_sizes=tuple(json.loads(r[11])) if r[11] else (),
-        storage_class=r[12],
-        is_delete_marker=bool(r[13]),
-        null_version=bool(r[14]),
-        is_latest=bool(r[16]),
-    )
-
-
-_UPLOAD_COLUMNS = (
-    "upload_id, bucket, key, initiated, owner, headers, user_metadata, "
-    "checksum_algorithm, checksum_type, storage_class"
-)
-_U_ID = 0
-_U_KEY = 2
-_U_INITIATED = 3
-
-
-def _upload_of(r: Row) -> Upload:
-    return Upload(
-        upload_id=r[0],
-        bucket=r[1],
-        key=r[2],
-        initiated=r[3],
-        owner=r[4],
-        headers=_load_map(r[5]),
-        user_metadata=_load_map(r[6]),
-        checksum_algorithm=r[7],
-        checksum_type=r[8],
-        storage_class=r[9],
-    )
-
-
-_PART_COLUMNS = "upload_id, part_number, size, etag, last_modified, manifest, checksum"
-_JOINED_PART_COLUMNS = ", ".join(f"p.{c.strip()}" for c in _PART_COLUMNS.split(","))
-
-
-def _part_of(r: Row) -> Part:
-    return Part(
-        upload_id=r[0],
-        part_number=r[1],
-        size=r[2],
-        etag=r[3],
-        last_modified=r[4],
-        manifest=r[5],
-        checksum=_load_checksum(r[6]),
-    )
-
-
-_USER_COLUMNS = "name, access_key, secret, created"
-
-
-def _user_of(r: Row) -> User:
-    return User(name=r[0], access_key=r[1], secret=r[2], created=r[3])
-
-
-_BUCKET_COLUMNS = "name, owner, created, region, versioning"
-
-
-def _bucket_of(r: Row) -> Bucket:
-    return Bucket(name=r[0], owner=r[1], created=r[2], region=r[3], versioning=r[4])
 
 
 def _range_clause(fetch: Fetch, params: list[Any]) -> str:
@@ -339,8 +248,8 @@ class SqliteStore:
         self._writer = GroupCommitWriter(writer)
         self._writer.start()
         if self._bucket_cache is not None:
-            rows = await self._read(f"SELECT {_BUCKET_COLUMNS} FROM buckets", ())
-            self._bucket_cache = {b.name: b for b in map(_bucket_of, rows)}
+            rows = await self._read(f"SELECT {BUCKET_COLUMNS} FROM buckets", ())
+            self._bucket_cache = {b.name: b for b in map(bucket_of, rows)}
 
     async def close(self) -> None:
         """Finish queued writes and close every connection (idempotent)."""
@@ -463,16 +372,16 @@ class SqliteStore:
     async def user_by_access_key(self, access_key: str) -> User | None:
         """The user owning an access key."""
         rows = await self._read(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE access_key = ?", (access_key,)
+            f"SELECT {USER_COLUMNS} FROM users WHERE access_key = ?", (access_key,)
         )
-        return _user_of(rows[0]) if rows else None
+        return user_of(rows[0]) if rows else None
 
     async def list_users(self) -> list[User]:
         """Every user access key, by user name then key."""
         rows = await self._read(
-            f"SELECT {_USER_COLUMNS} FROM users ORDER BY name, access_key", ()
+            f"SELECT {USER_COLUMNS} FROM users ORDER BY name, access_key", ()
         )
-        return [_user_of(r) for r in rows]
+        return [user_of(r) for r in rows]
 
     async def remove_user(self, name: str) -> None:
         """Remove a user and all its keys (UserNotFound)."""
@@ -514,7 +423,7 @@ class SqliteStore:
             if rows:
                 raise BucketExists(rows[0][0])
             conn.execute(
-                f"INSERT INTO buckets ({_BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO buckets ({BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                 (
                     bucket.name,
                     bucket.owner,
@@ -535,22 +444,22 @@ class SqliteStore:
         if self._bucket_cache is not None:
             return self._bucket_cache.get(name)
         rows = await self._read(
-            f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)
+            f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)
         )
-        return _bucket_of(rows[0]) if rows else None
+        return bucket_of(rows[0]) if rows else None
 
     async def list_buckets(self, owner: str | None) -> list[Bucket]:
         """Buckets of ``owner`` (all when None), by name."""
         if owner is None:
             rows = await self._read(
-                f"SELECT {_BUCKET_COLUMNS} FROM buckets ORDER BY name", ()
+                f"SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name", ()
             )
         else:
             rows = await self._read(
-                f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE owner = ? ORDER BY name",
+                f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE owner = ? ORDER BY name",
                 (owner,),
             )
-        return [_bucket_of(r) for r in rows]
+        return [bucket_of(r) for r in rows]
 
     async def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket (BucketNotEmpty, BucketNotFound); the check
@@ -626,7 +535,7 @@ class SqliteStore:
         if if_match is not None:
             if not exists:
                 raise KeyNotFound(version.key)
-            if if_match != "*" and not _same_etag(if_match, current_etag):
+            if if_match != "*" and not same_etag(if_match, current_etag):
                 raise ConditionFailed(f"{version.key} has another ETag")
         null = versioning != "Enabled"
         if null:
@@ -654,10 +563,10 @@ class SqliteStore:
                 version.etag,
                 version.last_modified,
                 version.owner,
-                _dump_map(version.headers),
-                _dump_map(version.user_metadata),
-                _dump_checksum(version.checksum),
-                _encode_json(list(version.part_sizes)) if version.part_sizes else None,
+                dump_map(version.headers),
+                dump_map(version.user_metadata),
+                dump_checksum(version.checksum),
+                encode_json(list(version.part_sizes)) if version.part_sizes else None,
                 version.storage_class,
                 int(version.is_delete_marker),
                 int(null),
@@ -700,10 +609,10 @@ class SqliteStore:
         """The current version of a key (or the named version)."""
         tail, extra = self._version_query(version_id)
         rows = await self._read(
-            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?{tail}",
+            f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?{tail}",
             (bucket, key, *extra),
         )
-        return _version_of(rows[0]) if rows else None
+        return version_of(rows[0]) if rows else None
 
     async def delete_object(
         self, bucket: str, key: str, version_id: str | None = None
@@ -717,21 +626,21 @@ class SqliteStore:
                 raise BucketNotFound(bucket)
             rows = _rows(
                 conn,
-                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?{tail}",
+                f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?{tail}",
                 (bucket, key, *extra),
             )
             if not rows:
                 return None
             row = rows[0]
-            conn.execute("DELETE FROM versions WHERE seq = ?", (row[_V_SEQ],))
-            self._to_garbage(conn, [row[_V_MANIFEST]])
-            if row[_V_IS_LATEST]:
+            conn.execute("DELETE FROM versions WHERE seq = ?", (row[V_SEQ],))
+            self._to_garbage(conn, [row[V_MANIFEST]])
+            if row[V_IS_LATEST]:
                 conn.execute(
                     "UPDATE versions SET is_latest = 1 WHERE seq = (SELECT seq FROM versions"
                     " WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1)",
                     (bucket, key),
                 )
-            return _version_of(row)
+            return version_of(row)
 
         return await self._write(job)
 
@@ -745,14 +654,14 @@ class SqliteStore:
             delimiter=delimiter,
             marker=start_after,
             max_entries=max_keys,
-            key_of=lambda r: r[_V_KEY],
+            key_of=lambda r: r[V_KEY],
         )
 
         def read(reads: _ReadSession) -> None:
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
                 sql = (
-                    f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ?"
+                    f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ?"
                     + _range_clause(fetch, params)
                     + " AND is_latest = 1 AND is_delete_marker = 0 ORDER BY key LIMIT ?"
                 )
@@ -762,7 +671,7 @@ class SqliteStore:
         if not walk.done:
             await self._reading(read, snapshot=True)
         return ObjectListing(
-            objects=[_version_of(r) for r in walk.entries],
+            objects=[version_of(r) for r in walk.entries],
             common_prefixes=walk.common_prefixes,
             is_truncated=walk.is_truncated,
             next_marker=walk.last_key if walk.is_truncated else None,
@@ -793,13 +702,13 @@ class SqliteStore:
                 delimiter=delimiter,
                 marker=key_marker,
                 max_entries=max_keys,
-                key_of=lambda r: r[_V_KEY],
-                tiebreak_of=lambda r: r[_V_SEQ],
+                key_of=lambda r: r[V_KEY],
+                tiebreak_of=lambda r: r[V_SEQ],
                 resume_after=resume,
             )
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
-                sql = f"SELECT {_VERSION_COLUMNS} FROM versions WHERE bucket = ?"
+                sql = f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ?"
                 sql += _range_clause(fetch, params)
                 if fetch.start.after is not None:
                     # Versions of the start key no older than the marker were listed.
@@ -813,12 +722,12 @@ class SqliteStore:
         walk = await self._reading(read, snapshot=True)
         last = walk.last_row
         return VersionListing(
-            versions=[_version_of(r) for r in walk.entries],
+            versions=[version_of(r) for r in walk.entries],
             common_prefixes=walk.common_prefixes,
             is_truncated=walk.is_truncated,
             next_key_marker=walk.last_key if walk.is_truncated else None,
             next_version_id_marker=(
-                last[_V_VERSION_ID] if walk.is_truncated and last is not None else None
+                last[V_VERSION_ID] if walk.is_truncated and last is not None else None
             ),
         )
 
@@ -835,7 +744,7 @@ class SqliteStore:
                 raise BucketNotFound(upload.bucket)
             rows = _rows(
                 conn,
-                f"INSERT INTO uploads ({_UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f"INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING RETURNING upload_id",
                 (
                     upload.upload_id,
@@ -843,8 +752,8 @@ class SqliteStore:
                     upload.key,
                     upload.initiated,
                     upload.owner,
-                    _dump_map(upload.headers),
-                    _dump_map(upload.user_metadata),
+                    dump_map(upload.headers),
+                    dump_map(upload.user_metadata),
                     upload.checksum_algorithm,
                     upload.checksum_type,
                     upload.storage_class,
@@ -858,9 +767,9 @@ class SqliteStore:
     async def get_upload(self, upload_id: str) -> Upload | None:
         """An upload in progress."""
         rows = await self._read(
-            f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?", (upload_id,)
+            f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?", (upload_id,)
         )
-        return _upload_of(rows[0]) if rows else None
+        return upload_of(rows[0]) if rows else None
 
     async def put_part(self, part: Part, *, intent: str | None = None) -> None:
         """Record a part, replacing an earlier part of that number (UploadNotFound)."""
@@ -878,7 +787,7 @@ class SqliteStore:
             )
             self._to_garbage(conn, [r[0] for r in replaced])
             conn.execute(
-                f"INSERT INTO parts ({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO parts ({PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     part.upload_id,
                     part.part_number,
@@ -886,7 +795,7 @@ class SqliteStore:
                     part.etag,
                     part.last_modified,
                     part.manifest,
-                    _dump_checksum(part.checksum),
+                    dump_checksum(part.checksum),
                 ),
             )
             if intent is not None:
@@ -901,14 +810,14 @@ class SqliteStore:
         # One statement, so the upload check and the parts share a snapshot;
         # the LEFT JOIN yields one all-NULL part row for an upload with none.
         rows = await self._read(
-            f"SELECT {_JOINED_PART_COLUMNS} FROM uploads AS u LEFT JOIN parts AS p"
+            f"SELECT {JOINED_PART_COLUMNS} FROM uploads AS u LEFT JOIN parts AS p"
             " ON p.upload_id = u.upload_id AND p.part_number > ?"
             " WHERE u.upload_id = ? ORDER BY p.part_number LIMIT ?",
             (part_number_marker, upload_id, max(0, max_parts) + 1),
         )
         if not rows:
             raise UploadNotFound(upload_id)
-        parts = [_part_of(r) for r in rows if r[0] is not None]
+        parts = [part_of(r) for r in rows if r[0] is not None]
         if max_parts <= 0:
             return [], False
         return parts[:max_parts], len(parts) > max_parts
@@ -918,11 +827,11 @@ class SqliteStore:
     ) -> list[Part]:
         """The named parts that exist, by number."""
         rows = await self._read(
-            f"SELECT {_PART_COLUMNS} FROM parts WHERE upload_id = ?"
+            f"SELECT {PART_COLUMNS} FROM parts WHERE upload_id = ?"
             " AND part_number IN (SELECT value FROM json_each(?)) ORDER BY part_number",
-            (upload_id, _encode_json(list(part_numbers))),
+            (upload_id, encode_json(list(part_numbers))),
         )
-        return [_part_of(r) for r in rows]
+        return [part_of(r) for r in rows]
 
     async def complete_upload(
         self,
@@ -1004,13 +913,13 @@ class SqliteStore:
                 delimiter=delimiter,
                 marker=key_marker,
                 max_entries=max_uploads,
-                key_of=lambda r: r[_U_KEY],
-                tiebreak_of=lambda r: (r[_U_INITIATED], r[_U_ID]),
+                key_of=lambda r: r[U_KEY],
+                tiebreak_of=lambda r: (r[U_INITIATED], r[U_ID]),
                 resume_after=resume,
             )
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
-                sql = f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?"
+                sql = f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE bucket = ?"
                 sql += _range_clause(fetch, params)
                 if fetch.start.after is not None:
                     initiated, after_id = cast(tuple[float, str], fetch.start.after)
@@ -1024,12 +933,12 @@ class SqliteStore:
         walk = await self._reading(read, snapshot=True)
         last = walk.last_row
         return UploadListing(
-            uploads=[_upload_of(r) for r in walk.entries],
+            uploads=[upload_of(r) for r in walk.entries],
             common_prefixes=walk.common_prefixes,
             is_truncated=walk.is_truncated,
             next_key_marker=walk.last_key if walk.is_truncated else None,
             next_upload_id_marker=(
-                last[_U_ID] if walk.is_truncated and last is not None else None
+                last[U_ID] if walk.is_truncated and last is not None else None
             ),
         )
 
@@ -1096,7 +1005,7 @@ class SqliteStore:
         """Forget garbage whose fragments were deleted."""
         if not ids:
             return
-        encoded = _encode_json(list(ids))
+        encoded = encode_json(list(ids))
 
         def job(conn: sqlite3.Connection) -> None:
             conn.execute(
