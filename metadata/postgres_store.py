@@ -94,11 +94,14 @@ from metadata.row_codec import (
     V_SEQ,
     V_VERSION_ID,
     VERSION_COLUMNS,
+    listing_columns,
     version_of,
 )
 from metadata.schema_postgres import apply_migrations, check_schema_name, quote_identifier
 
 T = TypeVar("T")
+
+_LISTING_COLUMNS = listing_columns("''::bytea")
 Row = asyncpg.Record
 Connection = asyncpg.Connection
 
@@ -196,7 +199,7 @@ def _walk_groups_sql(fetch: Fetch, params: list[Any], prefix: str, delimiter: st
             ) nxt
             WHERE w.step < {p_visits}::int
         )
-        SELECT {VERSION_COLUMNS} FROM versions
+        SELECT {_LISTING_COLUMNS} FROM versions
          WHERE seq IN (SELECT seq FROM walk) ORDER BY key"""
 
 
@@ -897,7 +900,7 @@ class PostgresStore:
                         walk.feed_first(None)  # the range holds no more keys
                     continue
                 sql = (
-                    f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = $1"
+                    f"SELECT {_LISTING_COLUMNS} FROM versions WHERE bucket = $1"
                     + _range_clause(fetch, params)
                     + " AND is_latest AND NOT is_delete_marker"
                     + f" ORDER BY key LIMIT ${len(params) + 1}"
@@ -947,7 +950,7 @@ class PostgresStore:
             )
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
-                sql = f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = $1"
+                sql = f"SELECT {_LISTING_COLUMNS} FROM versions WHERE bucket = $1"
                 sql += _range_clause(fetch, params)
                 if fetch.start.after is not None:
                     # Versions of the start key no older than the marker were listed.

@@ -50,6 +50,16 @@ VERSION_COLUMNS = (
     "user_metadata, checksum, part_sizes, storage_class, is_delete_marker, "
     "null_version, seq, is_latest"
 )
+
+
+def listing_columns(empty_blob: str) -> str:
+    """:data:`VERSION_COLUMNS` for listings, with the manifest replaced by
+    ``empty_blob`` (the backend's literal for an empty byte string): a
+    listing never shows it, and a small object's manifest holds its whole
+    body, so reading it would multiply what a page reads."""
+    return VERSION_COLUMNS.replace(" manifest,", f" {empty_blob} AS manifest,", 1)
+
+
 V_KEY = 1
 V_VERSION_ID = 2
 V_MANIFEST = 6

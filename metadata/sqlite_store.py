@@ -70,6 +70,7 @@ from metadata.row_codec import (
     V_SEQ,
     V_VERSION_ID,
     VERSION_COLUMNS,
+    listing_columns,
     version_of,
 )
 from metadata.schema_sqlite import apply_migrations
@@ -77,6 +78,8 @@ from metadata.sqlite_connection import ConnectionThread
 from metadata.sqlite_group_commit import GroupCommitWriter, Job, translate_error
 
 T = TypeVar("T")
+
+_LISTING_COLUMNS = listing_columns("X''")
 Row = tuple[Any, ...]
 
 VERSIONING_STATES = ("", "Enabled", "Suspended")
@@ -661,7 +664,7 @@ class SqliteStore:
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
                 sql = (
-                    f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ?"
+                    f"SELECT {_LISTING_COLUMNS} FROM versions WHERE bucket = ?"
                     + _range_clause(fetch, params)
                     + " AND is_latest = 1 AND is_delete_marker = 0 ORDER BY key LIMIT ?"
                 )
@@ -708,7 +711,7 @@ class SqliteStore:
             )
             while (fetch := walk.next_fetch()) is not None:
                 params: list[Any] = [bucket]
-                sql = f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ?"
+                sql = f"SELECT {_LISTING_COLUMNS} FROM versions WHERE bucket = ?"
                 sql += _range_clause(fetch, params)
                 if fetch.start.after is not None:
                     # Versions of the start key no older than the marker were listed.

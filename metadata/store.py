@@ -142,7 +142,8 @@ class MetadataStore(Protocol):
         version is a delete marker are not listed. A common prefix is listed
         only when it sorts after ``start_after`` (a page that ended on it
         continues with it as marker). ``next_marker`` is the last key or
-        common prefix returned when truncated, else None.
+        common prefix returned when truncated, else None. Listed versions
+        carry an empty manifest (listings never need it).
         """
         ...
 
@@ -162,7 +163,8 @@ class MetadataStore(Protocol):
         (or when that version no longer exists) it starts after
         ``key_marker``. Delete markers are included. Common prefixes as in
         list_objects. When truncated the next markers are the last version's
-        key and id, or the last common prefix and None.
+        key and id, or the last common prefix and None. Listed versions carry
+        an empty manifest.
         """
         ...
 

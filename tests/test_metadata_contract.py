@@ -1214,3 +1214,18 @@ async def test_delimiter_listing_reads_rows_per_group_not_per_key(
     assert listing.common_prefixes == [f"dir{g:02}/" for g in range(6, 11)]
     assert listing.is_truncated and listing.next_marker == "dir10/"
     assert store.rows_read - before <= 4 * 6
+
+
+async def test_listings_leave_out_manifests_and_keep_the_rest(store: MetadataStore) -> None:
+    # A small object's manifest holds its whole body: listings never read it.
+    await make_bucket(store, versioning="Enabled")
+    written = version("k", manifest=b"body" * 2000)
+    await store.put_object(written)
+    (listed,) = (await store.list_objects("b", "", "", "", 10)).objects
+    (grouped,) = (await store.list_objects("b", "", "/", "", 10)).objects
+    (versioned,) = (await store.list_object_versions("b", "", "", "", "", 10)).versions
+    got = await store.get_object("b", "k")
+    assert got is not None and got.manifest == written.manifest
+    for entry in (listed, grouped, versioned):
+        assert entry.manifest == b""
+        assert replace(entry, manifest=got.manifest) == got
