@@ -23,6 +23,7 @@ from objectd.metadata_url import MetadataUrl
 from objectd.node_client import RemoteNodeStore, node_session
 from objectd.node_health import NodeHealth
 from objectd.server import EmbeddedServer
+from objectd.settings import Settings
 from placement.cluster_map import ClusterMap
 from placement.ring import Ring
 
@@ -34,8 +35,8 @@ NODES_PATH = "/_objectd/nodes"
 class ClusterGateway(EmbeddedServer):
     """Wires the S3 front end to a cluster's nodes and metadata database."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self._session: aiohttp.ClientSession | None = None
         self._nodes: NodeHealth | None = None
         self.cluster: ClusterMap | None = None
