@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from metadata.errors import StoreUnavailable
 from metadata.model import User
 from metadata.store import MetadataStore
-from s3api import errors as s3
 from s3api.service import Secret
 
 ROOT_USER = "root"
@@ -79,10 +77,7 @@ class UserDirectory:
         hit = self._cache.get(access_key)
         if hit is not None and now - hit[0] < CACHE_SECONDS:
             return hit[1]
-        try:
-            user = await self.metadata.user_by_access_key(access_key)
-        except StoreUnavailable as exc:
-            raise s3.ServiceUnavailable() from exc
+        user = await self.metadata.user_by_access_key(access_key)
         found = None if user is None else Secret(user=user.name, secret_key=self.box.open(access_key, user.secret))
         if len(self._cache) > 10_000:
             self._cache.clear()

@@ -75,6 +75,7 @@ class DataPath:
         self.ring = ring
         self.settings = settings
         self.nodes = nodes
+        self._on_failure = nodes.report_failure if nodes is not None else None
         self._master_key = master_key
         self._codecs: dict[StripeLayout, ErasureCodec] = {}
 
@@ -158,7 +159,7 @@ class DataPath:
             self._fragment_key,
             self.settings.write_quorum,
             stream_id=stream_id,
-            on_failure=self.nodes.report_failure if self.nodes is not None else None,
+            on_failure=self._on_failure,
         )
         planned = Manifest((writer.reference(),))
         await self.metadata.add_intent(
@@ -197,8 +198,7 @@ class DataPath:
             if self.nodes is not None:
                 order = self.nodes.read_order(extent.locations, extent.layout.k)
             reader = StreamReader(self.stores, extent, self.codec(extent.layout), self._master_key,
-                                  order=order,
-                                  on_failure=self.nodes.report_failure if self.nodes is not None else None)
+                                  order=order, on_failure=self._on_failure)
             async for piece in reader.read(lo, hi):
                 yield piece
 

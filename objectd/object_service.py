@@ -238,8 +238,6 @@ class StoreObjectService:
         except (WriteQuorumLost, NotEnoughNodes) as exc:
             log.error("write failed", extra={"reason": str(exc)})
             raise s3.ServiceUnavailable("Not enough storage available for the write.") from exc
-        except md_errors.StoreUnavailable as exc:
-            raise s3.ServiceUnavailable() from exc
         return manifest, digest[0]
 
     async def _commit(self, manifest: Manifest, commit: Awaitable[object]) -> None:

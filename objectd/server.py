@@ -18,7 +18,6 @@ from aiohttp import web
 from erasure.layout import StripeLayout
 from erasure.malloc_tuning import tune_malloc
 from metadata.errors import StoreUnavailable
-from metadata.sqlite_store import SqliteStore
 from metadata.store import MetadataStore
 from objectd.collector import GarbageCollector
 from objectd.credentials import IssuedKey, SecretBox, UserDirectory
@@ -27,6 +26,7 @@ from objectd.drive_store import LocalDriveStore
 from objectd.fragment_store import FragmentStore
 from objectd.health import health_routes
 from objectd.master_key import load_master_key
+from objectd.metadata_url import MetadataUrl
 from objectd.object_service import StoreObjectService
 from objectd.settings import Settings
 from placement.ring import Ring, RingNode
@@ -65,9 +65,8 @@ class EmbeddedServer:
         """Open (and migrate) the embedded metadata database. The serving
         process holds the data folder's lock and is the only one that changes
         buckets, so it keeps them in memory."""
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteStore(str(self.settings.data_dir / "metadata.db"),
-                            garbage_grace=self.settings.garbage_grace, sole_writer=serving)
+        url = MetadataUrl.parse("", self.settings.data_dir)
+        store = url.open_store(garbage_grace=self.settings.garbage_grace, sole_writer=serving)
         await store.open()
         return store
 

@@ -59,6 +59,7 @@ class StreamReader:
         # Fragment indexes best first (nearest nodes, data before parity);
         # every index appears once.
         self._order = list(order) if order is not None else list(range(ref.layout.fragment_count))
+        self._nearest_k = frozenset(self._order[: ref.layout.k])
         self._stores = stores
         self._codec = codec
         data_key = None
@@ -152,7 +153,7 @@ class StreamReader:
 
         subset = self._wanted_data_fragments(batch)
         order = self._order
-        if subset is not None and not set(subset) <= set(order[: layout.k]):
+        if subset is not None and not self._nearest_k.issuperset(subset):
             subset = None  # a data fragment we want is far or down: read the best k instead
         if subset is not None:
             stores = {i: self._store_for(i) for i in subset}
