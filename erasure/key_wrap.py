@@ -10,8 +10,6 @@ wrong master key or a damaged wrapped key.
 
 from __future__ import annotations
 
-import os
-
 from cryptography.hazmat.primitives.keywrap import (
     InvalidUnwrap,
     aes_key_unwrap,
@@ -19,6 +17,7 @@ from cryptography.hazmat.primitives.keywrap import (
 )
 
 from erasure.errors import KeyUnwrapError
+from erasure.random_pool import random_bytes
 
 MASTER_KEY_SIZE = 32
 DATA_KEY_SIZE = 32
@@ -28,7 +27,7 @@ WRAPPED_KEY_SIZE = 40
 
 def new_data_key() -> bytes:
     """A fresh random 256-bit data key for one stream."""
-    return os.urandom(DATA_KEY_SIZE)
+    return random_bytes(DATA_KEY_SIZE)
 
 
 def wrap_data_key(master_key: bytes, data_key: bytes) -> bytes:

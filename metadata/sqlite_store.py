@@ -10,7 +10,10 @@ durable. ``synchronous=FULL``: a call returns only after its commit is on disk.
 Each connection is owned by one thread (:class:`ConnectionThread`) and every
 store call reaches it as one synchronous function (a read with all its
 queries, or a whole write batch), so a call costs one thread hop whatever the
-number of statements it runs.
+number of statements it runs. Point reads (one row by its unique key: an
+object's current version, an upload, an access key) are the exception: they
+run on the event loop's own connection, which never waits for a lock, and go
+to a reader thread only when the database is busy (see :meth:`SqliteStore._point_read`).
 """
 
 from __future__ import annotations
@@ -151,6 +154,12 @@ def _run_read(
 # the store
 
 
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused for a lock another connection holds."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 def _connect(path: str, *, writer: bool, busy_timeout: float) -> sqlite3.Connection:
     """A connection in autocommit mode with the store's pragmas (called on the
     thread that will own it)."""
@@ -206,8 +215,10 @@ class SqliteStore:
         self._writer_conn: ConnectionThread | None = None
         self._readers: asyncio.Queue[ConnectionThread] | None = None
         self._reader_conns: list[ConnectionThread] = []
+        self._loop_conn: sqlite3.Connection | None = None
         self._writer: GroupCommitWriter | None = None
         self.rows_read = 0
+        self.point_reads_deferred = 0
 
     @property
     def writer(self) -> GroupCommitWriter:
@@ -242,6 +253,10 @@ class SqliteStore:
                     )
                 )
                 self._readers.put_nowait(reader)
+            # Made on the event loop's thread, which alone uses it; it never
+            # waits for a lock (busy_timeout 0): a busy database sends the
+            # read to a reader thread instead of stalling the loop.
+            self._loop_conn = _connect(self.path, writer=False, busy_timeout=0)
         except BaseException as exc:
             await self._close_connections()
             translated = translate_error(exc)
@@ -267,6 +282,9 @@ class SqliteStore:
             await conn.close()
         self._reader_conns = []
         self._readers = None
+        if self._loop_conn is not None:
+            self._loop_conn.close()
+            self._loop_conn = None
         if self._writer_conn is not None:
             await self._writer_conn.close()
             self._writer_conn = None
@@ -343,6 +361,34 @@ class SqliteStore:
         """The rows of one query (a single statement is its own snapshot)."""
         return await self._reading(lambda reads: reads.fetch(sql, params))
 
+    async def _point_read(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """The rows of a query that seeks one row by a unique key, run on the
+        event loop's thread.
+
+        Such a query costs a few microseconds (an index seek in pages the
+        connection caches, or one local file read): less than handing it to a
+        reader thread, whose reply must wait for the loop to release the GIL
+        (under load that hand-off cost a 4 KiB GET more than its whole
+        handler). It never waits for a lock: when the database is busy (a
+        checkpoint, another process's recovery) the query goes to a reader
+        thread, which may wait. Only for single-row lookups: anything that
+        can return many rows or read large ranges stays off the loop."""
+        conn = self._loop_conn
+        if conn is None:
+            raise StoreUnavailable("metadata store is not open")
+        try:
+            rows = _rows(conn, sql, params)
+        except sqlite3.Error as exc:
+            if not _is_busy(exc):
+                translated = translate_error(exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
+            self.point_reads_deferred += 1
+            return await self._read(sql, params)
+        self.rows_read += len(rows)
+        return rows
+
     async def _write(
         self, job: Job[T], *, after_commit: Callable[[T], None] | None = None
     ) -> T:
@@ -374,7 +420,7 @@ class SqliteStore:
 
     async def user_by_access_key(self, access_key: str) -> User | None:
         """The user owning an access key."""
-        rows = await self._read(
+        rows = await self._point_read(
             f"SELECT {USER_COLUMNS} FROM users WHERE access_key = ?", (access_key,)
         )
         return user_of(rows[0]) if rows else None
@@ -446,7 +492,7 @@ class SqliteStore:
         """A bucket by name."""
         if self._bucket_cache is not None:
             return self._bucket_cache.get(name)
-        rows = await self._read(
+        rows = await self._point_read(
             f"SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,)
         )
         return bucket_of(rows[0]) if rows else None
@@ -611,7 +657,7 @@ class SqliteStore:
     ) -> ObjectVersion | None:
         """The current version of a key (or the named version)."""
         tail, extra = self._version_query(version_id)
-        rows = await self._read(
+        rows = await self._point_read(
             f"SELECT {VERSION_COLUMNS} FROM versions WHERE bucket = ? AND key = ?{tail}",
             (bucket, key, *extra),
         )
@@ -769,7 +815,7 @@ class SqliteStore:
 
     async def get_upload(self, upload_id: str) -> Upload | None:
         """An upload in progress."""
-        rows = await self._read(
+        rows = await self._point_read(
             f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?", (upload_id,)
         )
         return upload_of(rows[0]) if rows else None

@@ -8,7 +8,9 @@ Layout under the drive's root::
 
 A fragment is written under a temporary name, fsynced, renamed into place and
 its folder fsynced (DESIGN invariant 2); committed files are never rewritten.
-All file work runs in the default thread pool, never on the event loop.
+All file work runs in the default thread pool, never on the event loop,
+except :meth:`LocalDriveStore.read_cached`, which reads only what the kernel
+has cached and so never waits for the disk.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
+from objectd.cached_read import read_cached
 from objectd.fragment_store import FRAGMENT_ID, FragmentNotFound, StoreOffline
 
 ID_FILE = "objectd-drive.id"
@@ -168,6 +171,12 @@ class LocalDriveStore:
             return os.pread(fd, length, offset)
         finally:
             os.close(fd)
+
+    def read_cached(self, fragment_id: str, offset: int, length: int) -> bytearray | None:
+        """A byte range of a committed fragment if the kernel has it all
+        cached (path and pages), else None: for the event loop, which must not
+        wait for a disk; :meth:`read` on a thread is the way for the rest."""
+        return read_cached(self.path_of(fragment_id), offset, length)
 
     async def delete(self, fragment_id: str) -> None:
         """Remove a fragment, committed or still under tmp/ (missing is fine)."""

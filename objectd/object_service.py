@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TypeVar
 
 from erasure.errors import ErasureError
+from erasure.random_pool import random_bytes
 from metadata import errors as md_errors
 from metadata.model import Bucket, ObjectVersion, Part, Upload
 from metadata.store import MetadataStore
@@ -66,7 +67,7 @@ HASH_OFF_LOOP = 64 * 1024
 
 def new_version_id() -> str:
     """A version id: time-ordered hex plus randomness."""
-    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
+    return f"{time.time_ns():016x}{random_bytes(8).hex()}"
 
 
 def new_upload_id() -> str:

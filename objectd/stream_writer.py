@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from erasure.codec import ErasureCodec
 from erasure.key_wrap import new_data_key, wrap_data_key
 from erasure.layout import StripeLayout
+from erasure.random_pool import random_bytes
 from erasure.stripe import StripeEncoder
 from objectd.fragment_store import FragmentStore, FragmentWriter, fragment_id
 from objectd.manifest import StreamRef
@@ -37,7 +37,7 @@ class WriteQuorumLost(Exception):
 
 def new_stream_id() -> str:
     """A fresh random stream id (128 bits, hex)."""
-    return secrets.token_hex(16)
+    return random_bytes(16).hex()
 
 
 class StreamWriter:

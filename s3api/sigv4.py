@@ -80,7 +80,7 @@ MAX_PRESIGNED_EXPIRES = 604800  # seven days, in seconds
 TERMINATOR = "aws4_request"
 SERVICE = "s3"
 
-_AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
+_AMZ_DATE = re.compile(r"\d{8}T\d{6}Z", re.ASCII)
 _SHORT_DATE = re.compile(r"\d{8}")
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
@@ -441,8 +441,11 @@ def _as_utc(moment: datetime) -> datetime:
 def _parse_amz_date(value: str) -> datetime | None:
     if not _AMZ_DATE.fullmatch(value):
         return None
-    try:
-        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    try:  # the fields by position (strptime cost more than a whole GET's signature check)
+        return datetime(
+            int(value[0:4]), int(value[4:6]), int(value[6:8]),
+            int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=UTC,
+        )
     except ValueError:
         return None
 
@@ -656,9 +659,11 @@ class SigV4Verifier:
         if raw is None:
             raw = parts.header("date")
             request_time = parse_http_date(raw) if raw is not None else None
+            timestamp = format_amz_date(request_time) if request_time is not None else ""
+        else:
+            timestamp = raw.strip()  # already YYYYMMDDTHHMMSSZ when it parsed
         if raw is None or request_time is None:
             raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
-        timestamp = format_amz_date(request_time)
         if auth.credential.date != timestamp[:8]:
             raise AuthorizationHeaderMalformed(
                 "The authorization header is malformed; Invalid credential date. "

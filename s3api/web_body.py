@@ -91,9 +91,15 @@ class AiohttpRequestBody:
             request.writer.output_size = 0
 
     async def _read_wire(self) -> bytes:
+        content = self._request.content
         try:
+            # What has arrived already needs no timer; b"" means nothing
+            # buffered (or the end), which the waiting read below tells apart.
+            buffered = content.read_nowait(self._read_size)
+            if buffered:
+                return buffered
             async with asyncio.timeout(self._idle_timeout):
-                return await self._request.content.read(self._read_size)
+                return await content.read(self._read_size)
         except TimeoutError:
             raise RequestTimeout() from None
         except Exception as error:
@@ -142,12 +148,19 @@ class AiohttpRequestBody:
             self._ended = True
             raise
 
-    def _take_pending(self) -> asyncio.Future[Piece | None]:
-        pending = self._pending
-        self._pending = None
+    async def _take_next(self) -> Piece | None:
+        """The piece read ahead, if one is, else the next piece read now."""
+        pending, self._pending = self._pending, None
         if pending is None:
-            pending = asyncio.ensure_future(self._next_piece())
-        return pending
+            return await self._next_piece()
+        return await pending
+
+    def _reads_ahead(self) -> bool:
+        """Whether to read the next piece while the consumer handles one: not
+        for a body known to be small, whose pieces are hashed on the loop
+        anyway (a task per piece cost a 4 KiB PUT more than it overlapped)."""
+        wire_length = self.spec.wire_length
+        return wire_length is None or wire_length >= self._offload_threshold
 
     async def chunks(self) -> AsyncIterator[bytes | memoryview]:
         """The decoded payload, in order, as it arrives (iterate once)."""
@@ -155,18 +168,20 @@ class AiohttpRequestBody:
             raise RuntimeError("a request body can be iterated only once")
         self._iterated = True
         await self._send_continue()
+        ahead = self._reads_ahead()
         while True:
-            piece = await self._take_pending()
+            piece = await self._take_next()
             if piece is None:
                 return
-            # Read and hash the next piece while the consumer handles this one.
-            self._pending = asyncio.ensure_future(self._next_piece())
+            if ahead:
+                # Read and hash the next piece while the consumer handles this one.
+                self._pending = asyncio.ensure_future(self._next_piece())
             for data in piece:
                 yield data
 
     async def _drain(self) -> None:
         await self._send_continue()
-        while await self._take_pending() is not None:
+        while await self._take_next() is not None:
             pass
 
     async def finish(self) -> BodyDigest:

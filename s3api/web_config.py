@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import itertools
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,14 +19,42 @@ arguments): above S3's own header limit, which the app enforces itself."""
 GiB = 1024**3
 
 
+class _RequestIds:
+    """Request ids unique to this process: a random prefix drawn once, then a
+    counter. Every response carries two ids; drawing them from the OS for each
+    request released the GIL twice per request, and the event loop then waited
+    for whichever worker thread took it."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._prefix = secrets.token_bytes(16)
+        self._hex_prefix = self._prefix[:4].hex().upper()
+        self._counter = itertools.count(1)
+
+    def request_id(self) -> str:
+        """16 upper-case hex digits, AWS's form: the process's 8, then the count's."""
+        return f"{self._hex_prefix}{next(self._counter) & 0xFFFFFFFF:08X}"
+
+    def host_id(self) -> str:
+        """An opaque base64 ``x-amz-id-2``: 16 bytes of the process, 8 of the count."""
+        count = next(self._counter).to_bytes(8, "big")
+        return base64.b64encode(self._prefix + count).decode("ascii")
+
+
+_IDS = _RequestIds()
+
+
 def new_request_id() -> str:
     """A fresh request id in AWS's form: 16 upper-case hex digits."""
-    return secrets.token_hex(8).upper()
+    return _IDS.request_id()
 
 
 def new_host_id() -> str:
     """A fresh ``x-amz-id-2`` value: opaque base64, like AWS's."""
-    return base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+    return _IDS.host_id()
 
 
 @dataclass(frozen=True)

@@ -684,3 +684,82 @@ async def test_sole_writer_bucket_cache_follows_changes_and_reopens(tmp_path):
         )
     finally:
         await again.close()
+
+
+# --- point reads on the event loop ---------------------------------------------
+
+
+async def test_point_reads_need_no_connection_thread(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create_bucket(Bucket("b", "o", 1.0, "r"))
+    await store.put_object(obj("k", "v1"))
+    await store.create_upload(Upload("u1", "b", "k", 1.0, "o"))
+    await store.add_user(User("alice", "AKALICE", b"secret", 1.0))
+    calls: list[str] = []
+    submit = ConnectionThread.submit
+
+    def counting_submit(self: ConnectionThread, fn: Any, **kw: Any) -> Any:
+        calls.append(self.name)
+        return submit(self, fn, **kw)
+
+    monkeypatch.setattr(ConnectionThread, "submit", counting_submit)
+    got = await store.get_object("b", "k")
+    assert got is not None and got.version_id == "v1"
+    assert (await store.get_object("b", "k", "v1")) == got
+    assert await store.get_object("b", "absent") is None
+    upload = await store.get_upload("u1")
+    assert upload is not None and upload.key == "k"
+    user = await store.user_by_access_key("AKALICE")
+    assert user is not None and user.name == "alice"
+    bucket = await store.get_bucket("b")
+    assert bucket is not None and bucket.owner == "o"
+    assert calls == []
+    # A commit is seen by the very next point read.
+    await store.put_object(obj("k", "v2"))
+    assert (await store.get_object("b", "k")).version_id == "v2"  # type: ignore[union-attr]
+    assert store.point_reads_deferred == 0
+
+
+class _BusyOnce(sqlite3.Connection):
+    """A connection whose first statement finds the database locked, as a
+    reader does while another process recovers the WAL."""
+
+    refused = 0
+
+    def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        if _BusyOnce.refused == 0:
+            _BusyOnce.refused += 1
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+            raise error
+        return super().execute(*args, **kwargs)
+
+
+async def test_a_busy_point_read_waits_on_a_reader_thread_not_the_loop(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create_bucket(Bucket("b", "o", 1.0, "r"))
+    await store.put_object(obj("k", "v1"))
+    loop_conn = store._loop_conn
+    assert loop_conn is not None
+    busy = sqlite3.connect(store.path, isolation_level=None, factory=_BusyOnce)
+    monkeypatch.setattr(store, "_loop_conn", busy)
+    calls: list[str] = []
+    submit = ConnectionThread.submit
+
+    def counting_submit(self: ConnectionThread, fn: Any, **kw: Any) -> Any:
+        calls.append(self.name)
+        return submit(self, fn, **kw)
+
+    monkeypatch.setattr(ConnectionThread, "submit", counting_submit)
+    try:
+        got = await store.get_object("b", "k")
+        assert got is not None and got.version_id == "v1"
+        assert store.point_reads_deferred == 1
+        assert len(calls) == 1 and calls[0].startswith("metadata-reader")
+        calls.clear()
+        assert (await store.get_object("b", "k")) == got  # on the loop again
+        assert calls == []
+    finally:
+        busy.close()

@@ -192,3 +192,92 @@ async def test_digest_of_large_stream(drives, codec):
     ref = await write_stream(drives, codec, data, chunk=65_537)
     got = await read_all(drives, codec, ref)
     assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+
+
+class _CountingDrive:
+    """A drive that records which of its reads ran: from the kernel's caches
+    (on the event loop) or blocking (on a thread)."""
+
+    def __init__(self, drive: LocalDriveStore, log: list[tuple[str, str, int]]) -> None:
+        self._drive = drive
+        self._log = log
+        self.store_id = drive.store_id
+
+    def read_cached(self, fid: str, offset: int, length: int) -> bytearray | None:
+        data = self._drive.read_cached(fid, offset, length)
+        self._log.append(("cached" if data is not None else "refused", fid, length))
+        return data
+
+    def read_sync(self, fid: str, offset: int, length: int) -> bytes:
+        self._log.append(("thread", fid, length))
+        return self._drive.read_sync(fid, offset, length)
+
+    async def read(self, fid: str, offset: int, length: int) -> bytes:
+        return self.read_sync(fid, offset, length)
+
+
+def _evict(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+async def _read_logged(drives, codec, ref, first, last) -> tuple[bytes, list[tuple[str, str, int]]]:
+    log: list[tuple[str, str, int]] = []
+    counting = {name: _CountingDrive(d, log) for name, d in drives.items()}
+    reader = StreamReader(counting, ref, codec, MASTER)
+    data = b"".join([bytes(p) async for p in reader.read(first, last)])
+    return data, log
+
+
+async def test_small_cached_range_reads_one_piece_on_the_loop(drives, codec):
+    data = os.urandom(4 * 64 * 1024)
+    ref = await write_stream(drives, codec, data)
+    for index in range(LAYOUT.k):
+        _fragment_path(drives, ref, index).read_bytes()  # cached, as after a recent write
+    got, log = await _read_logged(drives, codec, ref, 70_000, 70_099)
+    assert got == data[70_000:70_100]
+    # Segment 1, bytes 4,464..4,563 of it: inside data fragment 0 only.
+    assert [(kind, fid) for kind, fid, _ in log] == [("cached", fragment_id(ref.stream_id, 0))]
+
+
+async def test_small_range_across_a_segment_boundary_reads_one_piece_per_segment(drives, codec):
+    data = os.urandom(4 * 64 * 1024)
+    ref = await write_stream(drives, codec, data)
+    seg = LAYOUT.segment_size
+    got, log = await _read_logged(drives, codec, ref, seg - 50, seg + 49)
+    assert got == data[seg - 50 : seg + 50]
+    # The last data fragment's piece of segment 0, the first's of segment 1:
+    # two pieces read, not all k of both segments.
+    assert sorted(fid for _, fid, _ in log) == sorted(
+        [fragment_id(ref.stream_id, LAYOUT.k - 1), fragment_id(ref.stream_id, 0)]
+    )
+
+
+async def test_uncached_range_is_read_on_a_thread(drives, codec):
+    data = os.urandom(4 * 64 * 1024)
+    ref = await write_stream(drives, codec, data)
+    _evict(_fragment_path(drives, ref, 0))
+    got, log = await _read_logged(drives, codec, ref, 70_000, 70_099)
+    assert got == data[70_000:70_100]
+    fid = fragment_id(ref.stream_id, 0)
+    assert [(kind, f) for kind, f, _ in log] == [("refused", fid), ("thread", fid)]
+
+
+async def test_corrupt_cached_piece_is_read_around(drives, codec):
+    data = os.urandom(4 * 64 * 1024)
+    ref = await write_stream(drives, codec, data)
+    path = _fragment_path(drives, ref, 0)
+    raw = bytearray(path.read_bytes())
+    frame = len(raw) // 4  # four segments, one frame each
+    raw[frame + 100] ^= 0xFF  # inside segment 1's piece
+    path.write_bytes(bytes(raw))
+    got, log = await _read_logged(drives, codec, ref, 70_000, 70_099)
+    assert got == data[70_000:70_100]
+    # Verified on the loop, refused, re-read on a thread, then rebuilt from
+    # the other fragments: never the damaged bytes.
+    assert ("cached", fragment_id(ref.stream_id, 0), frame) in log
+    assert any(kind == "thread" and fid != fragment_id(ref.stream_id, 0) for kind, fid, _ in log)
