@@ -264,20 +264,14 @@ class StreamReader:
         hand-off it saves."""
         if length * len(subset) > INLINE_OPEN_BYTES:
             return None
-        spans: dict[int, bytes | bytearray] = {}
-        for index in subset:
-            store = stores[index]
-            read = getattr(store, "read_cached", None)
-            if read is None:
+
+        def read(index: int) -> bytes | bytearray | None:
+            read_cached = getattr(stores[index], "read_cached", None)
+            if read_cached is None:
                 return None
-            data = read(fragment_id(self.ref.stream_id, index), offset, length)
-            if data is None:
-                return None
-            spans[index] = data
-        try:
-            return self._open_subset(batch, subset, spans)
-        except PieceCorrupt:
-            return None
+            return read_cached(fragment_id(self.ref.stream_id, index), offset, length)
+
+        return self._open_pieces(batch, subset, read)
 
     def _read_open_subset_sync(
         self,
@@ -290,11 +284,29 @@ class StreamReader:
         """Read and open the data pieces of a small range; None when any is
         missing, short or bad (the caller then takes the full path)."""
         results = self._read_local_sync(stores, offset, length)  # type: ignore[arg-type]
-        spans: dict[int, bytes] = {}
-        for index, result in results.items():
+
+        def read(index: int) -> bytes | None:
+            result = results[index]
             if isinstance(result, BaseException) or len(result) != length:
                 return None
-            spans[index] = result
+            return result
+
+        return self._open_pieces(batch, subset, read)
+
+    def _open_pieces(
+        self,
+        batch: _Batch,
+        subset: list[int],
+        read: Callable[[int], bytes | bytearray | None],
+    ) -> list[bytes | memoryview] | None:
+        """Open the data pieces ``read(index)`` gives for each of ``subset``;
+        None when one of them is None (not read) or a piece is bad."""
+        spans: dict[int, bytes | bytearray] = {}
+        for index in subset:
+            data = read(index)
+            if data is None:
+                return None
+            spans[index] = data
         try:
             return self._open_subset(batch, subset, spans)
         except PieceCorrupt:

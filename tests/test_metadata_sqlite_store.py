@@ -39,6 +39,21 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
         await s.close()
 
 
+@pytest.fixture
+def thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the connection threads that get a call, in order, from
+    the moment the fixture is set up."""
+    calls: list[str] = []
+    submit = ConnectionThread.submit
+
+    def counting_submit(self: ConnectionThread, fn: Any, **kw: Any) -> Any:
+        calls.append(self.name)
+        return submit(self, fn, **kw)
+
+    monkeypatch.setattr(ConnectionThread, "submit", counting_submit)
+    return calls
+
+
 def tables(path: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(path) as conn:
         return conn.execute(
@@ -456,7 +471,7 @@ async def test_store_writes_are_group_committed(store: SqliteStore) -> None:
 
 
 async def test_a_store_call_is_one_call_on_a_connection_thread(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqliteStore, thread_calls: list[str]
 ) -> None:
     await store.create_bucket(Bucket("b", "o", 1.0, "r", "Enabled"))
     await store.put_object(obj("d0/k", "v0"))
@@ -464,14 +479,8 @@ async def test_a_store_call_is_one_call_on_a_connection_thread(
     await asyncio.gather(
         *(store.put_object(obj(f"d{i}/k", f"v{i}")) for i in range(1, 6))
     )
-    calls: list[str] = []
-    submit = ConnectionThread.submit
-
-    def counting_submit(self: ConnectionThread, fn: Any, **kw: Any) -> Any:
-        calls.append(self.name)
-        return submit(self, fn, **kw)
-
-    monkeypatch.setattr(ConnectionThread, "submit", counting_submit)
+    calls = thread_calls
+    calls.clear()  # counted from here on
     statements: list[str] = []
     await store.set_trace(statements.append)
     checks = [
@@ -690,20 +699,14 @@ async def test_sole_writer_bucket_cache_follows_changes_and_reopens(tmp_path):
 
 
 async def test_point_reads_need_no_connection_thread(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqliteStore, thread_calls: list[str]
 ) -> None:
     await store.create_bucket(Bucket("b", "o", 1.0, "r"))
     await store.put_object(obj("k", "v1"))
     await store.create_upload(Upload("u1", "b", "k", 1.0, "o"))
     await store.add_user(User("alice", "AKALICE", b"secret", 1.0))
-    calls: list[str] = []
-    submit = ConnectionThread.submit
-
-    def counting_submit(self: ConnectionThread, fn: Any, **kw: Any) -> Any:
-        calls.append(self.name)
-        return submit(self, fn, **kw)
-
-    monkeypatch.setattr(ConnectionThread, "submit", counting_submit)
+    calls = thread_calls
+    calls.clear()  # counted from here on
     got = await store.get_object("b", "k")
     assert got is not None and got.version_id == "v1"
     assert (await store.get_object("b", "k", "v1")) == got
@@ -737,7 +740,7 @@ class _BusyOnce(sqlite3.Connection):
 
 
 async def test_a_busy_point_read_waits_on_a_reader_thread_not_the_loop(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, thread_calls: list[str]
 ) -> None:
     await store.create_bucket(Bucket("b", "o", 1.0, "r"))
     await store.put_object(obj("k", "v1"))
@@ -745,14 +748,8 @@ async def test_a_busy_point_read_waits_on_a_reader_thread_not_the_loop(
     assert loop_conn is not None
     busy = sqlite3.connect(store.path, isolation_level=None, factory=_BusyOnce)
     monkeypatch.setattr(store, "_loop_conn", busy)
-    calls: list[str] = []
-    submit = ConnectionThread.submit
-
-    def counting_submit(self: ConnectionThread, fn: Any, **kw: Any) -> Any:
-        calls.append(self.name)
-        return submit(self, fn, **kw)
-
-    monkeypatch.setattr(ConnectionThread, "submit", counting_submit)
+    calls = thread_calls
+    calls.clear()  # counted from here on
     try:
         got = await store.get_object("b", "k")
         assert got is not None and got.version_id == "v1"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from objectd.cached_read import CACHED_READS, read_cached
+from tests.page_cache import evict
 
 
 def _kernel_at_least(major: int, minor: int) -> bool:
@@ -18,16 +19,6 @@ def _kernel_at_least(major: int, minor: int) -> bool:
         return (int(release[0]), int(release[1])) >= (major, minor)
     except (IndexError, ValueError):
         return False
-
-
-def _evict(path: Path) -> None:
-    """Drop a file's pages from the page cache (it is fsynced first, so none is dirty)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def test_supported_on_this_kernel() -> None:
@@ -55,7 +46,7 @@ def test_cached_bytes_are_returned_exactly(data_file: tuple[Path, bytes]) -> Non
 
 def test_refused_when_the_pages_are_not_cached(data_file: tuple[Path, bytes]) -> None:
     path, data = data_file
-    _evict(path)
+    evict(path)
     assert read_cached(path, 0, len(data)) is None
     # The refusal reads nothing in: the pages are still not cached.
     assert read_cached(path, 0, 4096) is None

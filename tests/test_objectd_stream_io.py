@@ -18,6 +18,7 @@ from objectd.fragment_store import fragment_id
 from objectd.manifest import StreamRef
 from objectd.stream_reader import StreamReader, StreamUnreadable
 from objectd.stream_writer import StreamWriter, WriteQuorumLost
+from tests.page_cache import evict
 
 LAYOUT = StripeLayout(k=4, m=2, segment_size=64 * 1024)
 MASTER = bytes(range(32))
@@ -216,15 +217,6 @@ class _CountingDrive:
         return self.read_sync(fid, offset, length)
 
 
-def _evict(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
 async def _read_logged(drives, codec, ref, first, last) -> tuple[bytes, list[tuple[str, str, int]]]:
     log: list[tuple[str, str, int]] = []
     counting = {name: _CountingDrive(d, log) for name, d in drives.items()}
@@ -260,7 +252,7 @@ async def test_small_range_across_a_segment_boundary_reads_one_piece_per_segment
 async def test_uncached_range_is_read_on_a_thread(drives, codec):
     data = os.urandom(4 * 64 * 1024)
     ref = await write_stream(drives, codec, data)
-    _evict(_fragment_path(drives, ref, 0))
+    evict(_fragment_path(drives, ref, 0))
     got, log = await _read_logged(drives, codec, ref, 70_000, 70_099)
     assert got == data[70_000:70_100]
     fid = fragment_id(ref.stream_id, 0)
