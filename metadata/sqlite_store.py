@@ -11,7 +11,7 @@ Each connection is owned by one thread (:class:`ConnectionThread`) and every
 store call reaches it as one synchronous function (a read with all its
 queries, or a whole write batch), so a call costs one thread hop whatever the
 number of statements it runs. Point reads (one row by its unique key: an
-object's current version, an upload, an access key) are the exception: they
+object's version, an upload, an access key, a bucket) are the exception: they
 run on the event loop's own connection, which never waits for a lock, and go
 to a reader thread only when the database is busy (see :meth:`SqliteStore._point_read`).
 """
@@ -368,8 +368,8 @@ class SqliteStore:
         Such a query costs a few microseconds (an index seek in pages the
         connection caches, or one local file read): less than handing it to a
         reader thread, whose reply must wait for the loop to release the GIL
-        (under load that hand-off cost a 4 KiB GET more than its whole
-        handler). It never waits for a lock: when the database is busy (a
+        (under load that hand-off cost a 4 KiB GET 0.19 ms of the 0.67 ms of
+        CPU it took in all). It never waits for a lock: when the database is busy (a
         checkpoint, another process's recovery) the query goes to a reader
         thread, which may wait. Only for single-row lookups: anything that
         can return many rows or read large ranges stays off the loop."""

@@ -19,11 +19,17 @@ arguments): above S3's own header limit, which the app enforces itself."""
 GiB = 1024**3
 
 
+_MIX32 = 0x9E3779B1  # odd: multiplying by it permutes the 32-bit numbers
+_MIX64 = 0x9E3779B97F4A7C15  # odd: the same for 64 bits
+
+
 class _RequestIds:
     """Request ids unique to this process: a random prefix drawn once, then a
-    counter. Every response carries two ids; drawing them from the OS for each
-    request released the GIL twice per request, and the event loop then waited
-    for whichever worker thread took it."""
+    counter, scrambled by a bijection keyed at random so that ids do not show
+    how many requests a gateway serves. Every response carries two ids;
+    drawing them from the OS for each request released the GIL twice per
+    request, and the event loop then waited for whichever worker thread took
+    it."""
 
     def __init__(self) -> None:
         self._reset()
@@ -32,16 +38,19 @@ class _RequestIds:
     def _reset(self) -> None:
         self._prefix = secrets.token_bytes(16)
         self._hex_prefix = self._prefix[:4].hex().upper()
+        self._mask32 = secrets.randbits(32)
+        self._mask64 = secrets.randbits(64)
         self._counter = itertools.count(1)
 
     def request_id(self) -> str:
         """16 upper-case hex digits, AWS's form: the process's 8, then the count's."""
-        return f"{self._hex_prefix}{next(self._counter) & 0xFFFFFFFF:08X}"
+        n = ((next(self._counter) * _MIX32) ^ self._mask32) & 0xFFFFFFFF
+        return f"{self._hex_prefix}{n:08X}"
 
     def host_id(self) -> str:
         """An opaque base64 ``x-amz-id-2``: 16 bytes of the process, 8 of the count."""
-        count = next(self._counter).to_bytes(8, "big")
-        return base64.b64encode(self._prefix + count).decode("ascii")
+        n = ((next(self._counter) * _MIX64) ^ self._mask64) & 0xFFFFFFFFFFFFFFFF
+        return base64.b64encode(self._prefix + n.to_bytes(8, "big")).decode("ascii")
 
 
 _IDS = _RequestIds()

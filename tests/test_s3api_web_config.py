@@ -37,3 +37,10 @@ def test_a_forked_child_has_its_own_ids() -> None:
     # Another process prefix, not the parent's next count.
     assert re.fullmatch(r"[0-9A-F]{16}", child)
     assert child[:8] != parent[:8]
+
+
+def test_request_ids_do_not_show_the_request_count() -> None:
+    suffixes = [int(new_request_id()[8:], 16) for _ in range(100)]
+    assert suffixes != sorted(suffixes)
+    gaps = {b - a for a, b in zip(suffixes, suffixes[1:])}
+    assert len(gaps) > 50  # not a counter with a fixed step
