@@ -27,7 +27,7 @@ import sys
 
 __all__ = ["CACHED_READS", "read_cached"]
 
-_SYS_OPENAT2 = 437  # the same number on every Linux architecture (generic table)
+_SYS_OPENAT2 = 437  # one number on every Linux architecture but alpha (added after 5.1 unified them)
 _AT_FDCWD = -100
 _RESOLVE_CACHED = 0x20
 
