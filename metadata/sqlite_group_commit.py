@@ -14,7 +14,7 @@ import functools
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from metadata.errors import StoreUnavailable
 from metadata.sqlite_connection import ConnectionThread
@@ -23,6 +23,10 @@ T = TypeVar("T")
 # A write job: runs on the writer's thread inside the batch's transaction.
 Job = Callable[[sqlite3.Connection], T]
 
+_BUSY_CODES = {
+    5,  # SQLITE_BUSY
+    6,  # SQLITE_LOCKED
+}
 # SQLite primary result codes that mean "try again later", not "bad request".
 _TRANSIENT_CODES = {
     5,  # SQLITE_BUSY
@@ -35,17 +39,35 @@ _TRANSIENT_CODES = {
 
 
 
+def _primary_code(exc: BaseException) -> int | None:
+    """The primary SQLite result code of an exception (None when it has none)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether SQLite refused for a lock another connection holds."""
+    return _primary_code(exc) in _BUSY_CODES
+
+
 def translate_error(exc: BaseException) -> BaseException:
     """Map transient SQLite failures to StoreUnavailable (caused by the
     original); every other exception is returned as is."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(exc, sqlite3.OperationalError) and (
-        code is None or (code & 0xFF) in _TRANSIENT_CODES
-    ):
+    code = _primary_code(exc)
+    if isinstance(exc, sqlite3.OperationalError) and (code is None or code in _TRANSIENT_CODES):
         unavailable = StoreUnavailable(str(exc))
         unavailable.__cause__ = exc
         return unavailable
     return exc
+
+
+def raise_translated(exc: BaseException) -> NoReturn:
+    """Raise ``exc``, or the StoreUnavailable it translates to (see
+    :func:`translate_error`), caused by it."""
+    translated = translate_error(exc)
+    if translated is exc:
+        raise exc
+    raise translated from exc
 
 
 # ---------------------------------------------------------------------------

@@ -78,7 +78,7 @@ from metadata.row_codec import (
 )
 from metadata.schema_sqlite import apply_migrations
 from metadata.sqlite_connection import ConnectionThread
-from metadata.sqlite_group_commit import GroupCommitWriter, Job, translate_error
+from metadata.sqlite_group_commit import GroupCommitWriter, Job, is_busy, raise_translated
 
 T = TypeVar("T")
 
@@ -152,12 +152,6 @@ def _run_read(
 
 # ---------------------------------------------------------------------------
 # the store
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    """Whether SQLite refused for a lock another connection holds."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _connect(path: str, *, writer: bool, busy_timeout: float) -> sqlite3.Connection:
@@ -259,10 +253,7 @@ class SqliteStore:
             self._loop_conn = _connect(self.path, writer=False, busy_timeout=0)
         except BaseException as exc:
             await self._close_connections()
-            translated = translate_error(exc)
-            if translated is exc:
-                raise
-            raise translated from exc
+            raise_translated(exc)
         self._writer = GroupCommitWriter(writer)
         self._writer.start()
         if self._bucket_cache is not None:
@@ -350,10 +341,7 @@ class SqliteStore:
         try:
             return await future
         except sqlite3.Error as exc:
-            translated = translate_error(exc)
-            if translated is exc:
-                raise
-            raise translated from exc
+            raise_translated(exc)
         finally:
             self.rows_read += session.rows
 
@@ -379,11 +367,8 @@ class SqliteStore:
         try:
             rows = _rows(conn, sql, params)
         except sqlite3.Error as exc:
-            if not _is_busy(exc):
-                translated = translate_error(exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+            if not is_busy(exc):
+                raise_translated(exc)
             self.point_reads_deferred += 1
             return await self._read(sql, params)
         self.rows_read += len(rows)
