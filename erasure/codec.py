@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pyeclib.ec_iface import ECDriver, ECDriverError, ECInsufficientFragments
 
 from erasure.errors import NotEnoughFragments, PieceCorrupt
+from erasure.isal_parity import IsalParity
 from erasure.layout import StripeLayout
 
 
@@ -39,6 +40,8 @@ class ErasureCodec:
         """Bytes of pyeclib header before a fragment's block (payload offset)."""
         self.is_systematic = self._probe_systematic()
         """True when data fragments carry the segment verbatim (see data_extent)."""
+        self._full_segment_parity: IsalParity | None = None
+        self._full_segment_probed = False
 
     @property
     def k(self) -> int:
@@ -70,6 +73,20 @@ class ErasureCodec:
         if not 1 <= len(data) <= self.layout.segment_size:
             raise ValueError(f"segment of {len(data)} bytes outside 1..{self.layout.segment_size}")
         return self._driver.encode(data)
+
+    def full_segment_encoder(self) -> IsalParity | None:
+        """A fresh encoder for full segments that builds the same fragments as
+        :meth:`encode` with fewer copies and without holding the GIL, or None
+        when the backend has none (see ``erasure.isal_parity``). One per
+        stream: its output is valid only until its next call."""
+        if not self._full_segment_probed:
+            self._full_segment_probed = True
+            size = self.layout.segment_size
+            self._full_segment_parity = IsalParity.probe(
+                self.layout.backend, self.k, self.m, size, self.fragment_size(size),
+                self.header_size, self._driver.encode,
+            )
+        return self._full_segment_parity.fork() if self._full_segment_parity is not None else None
 
     def decode(
         self, fragments: Mapping[int, bytes | bytearray | memoryview], segment_len: int

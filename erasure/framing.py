@@ -99,6 +99,34 @@ def frame_parts(
     return header, payload, digest.digest()
 
 
+def close_frame(
+    buf: bytearray | memoryview,
+    *,
+    seg_index: int,
+    frag_index: int,
+    encrypted: bool,
+) -> None:
+    """Complete a frame whose payload was written in place.
+
+    ``buf`` is exactly one frame's room (``frame_size_for(payload_len)``
+    bytes) with the payload already at ``HEADER_SIZE``; the header and digest
+    are written around it, so the frame is :func:`frame`'s bytes without the
+    payload ever being copied."""
+    view = memoryview(buf).cast("B")
+    payload_len = view.nbytes - FRAME_OVERHEAD
+    if payload_len < 0 or payload_len > MAX_PAYLOAD:
+        raise ValueError(f"frame room of {view.nbytes} bytes holds no valid payload")
+    if not 0 <= frag_index <= MAX_FRAG_INDEX:
+        raise ValueError(f"fragment index {frag_index} out of range")
+    if seg_index < 0:
+        raise ValueError(f"segment index must be non-negative, got {seg_index}")
+    _HEADER.pack_into(
+        view, 0, MAGIC, VERSION, FLAG_ENCRYPTED if encrypted else 0, payload_len, seg_index, frag_index, 0
+    )
+    body_end = HEADER_SIZE + payload_len
+    view[body_end:] = xxhash.xxh3_64_digest(view[:body_end])
+
+
 def frame(
     payload: bytes | bytearray | memoryview,
     *,

@@ -56,6 +56,20 @@ class PieceCipher:
         nonce = _nonce(frag_index, seg_index)
         return self._aead.encrypt(nonce, plaintext, _aad(stream_id, nonce))
 
+    def seal_into(
+        self,
+        stream_id: bytes,
+        frag_index: int,
+        seg_index: int,
+        plaintext: bytes | bytearray | memoryview,
+        out: bytearray | memoryview,
+    ) -> None:
+        """As :meth:`seal`, writing ciphertext and tag into ``out`` (exactly
+        ``CIPHER_OVERHEAD`` bytes longer than the plaintext, not overlapping
+        it): a frame's room, so the sealed piece is not copied again."""
+        nonce = _nonce(frag_index, seg_index)
+        self._aead.encrypt_into(nonce, plaintext, _aad(stream_id, nonce), out)
+
     def open(
         self,
         stream_id: bytes,

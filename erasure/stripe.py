@@ -9,15 +9,23 @@ pieces.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from erasure.codec import ErasureCodec
 from erasure.errors import NotEnoughFragments, PieceCorrupt
-from erasure.framing import FrameParts, frame_parts, unframe
+from erasure.framing import (
+    DIGEST_SIZE,
+    HEADER_SIZE,
+    close_frame,
+    frame_parts,
+    frame_size_for,
+    unframe,
+)
 from erasure.geometry import StripeGeometry
+from erasure.isal_parity import IsalParity
 from erasure.layout import StripeLayout
-from erasure.piece_cipher import PieceCipher
+from erasure.piece_cipher import CIPHER_OVERHEAD, PieceCipher
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,10 @@ class StripeEncoder(_StripeStream):
     ``data_key`` None writes plain pieces (the frame's flags say so).
     """
 
+    _full_encoder: IsalParity | None = None
+    _full_encoder_probed = False
+    _frames: bytearray | None = None
+
     def encode_segment(self, seg_index: int, data: bytes | bytearray | memoryview) -> list[bytes]:
         """The k + m frames of segment ``seg_index``, in fragment index order;
         frame i goes to fragment file i."""
@@ -77,27 +89,49 @@ class StripeEncoder(_StripeStream):
 
     def encode_segment_parts(
         self, seg_index: int, data: bytes | bytearray | memoryview
-    ) -> list[FrameParts]:
-        """As :meth:`encode_segment`, each frame as (header, payload, digest)
-        so a vectored write saves copying the payload once more."""
-        fragments = self.codec.encode(data)
+    ) -> list[Sequence[bytes | bytearray | memoryview]]:
+        """As :meth:`encode_segment`, each frame as the buffers that, written
+        back to back (``os.writev``), are its bytes: sealed frames are built
+        in place in one buffer per stream, plain ones as (header, payload,
+        digest), so no payload is copied once more.
+
+        The buffers may be views into memory that the next call reuses: write
+        the frames before encoding the next segment."""
+        if not self._full_encoder_probed:
+            self._full_encoder_probed = True
+            self._full_encoder = self.codec.full_segment_encoder()
+        full = self._full_encoder
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        fragments: Sequence[bytes | memoryview]
+        if full is not None and size == full.segment_len:
+            fragments = full.encode(data)
+        else:
+            fragments = self.codec.encode(data)
         cipher = self._cipher
-        pieces: list[FrameParts] = []
+        if cipher is None:
+            return [
+                frame_parts(fragment, seg_index=seg_index, frag_index=frag_index, encrypted=False)
+                for frag_index, fragment in enumerate(fragments)
+            ]
+        fragment_len = len(fragments[0])
+        frame_len = frame_size_for(fragment_len + CIPHER_OVERHEAD)
+        room = frame_len * len(fragments)
+        frames = self._frames
+        if frames is None or len(frames) != room:
+            frames = bytearray(room)
+            if full is not None and size == full.segment_len:
+                self._frames = frames  # every segment but the last reuses it
+        view = memoryview(frames)
+        out: list[Sequence[bytes | bytearray | memoryview]] = []
         for frag_index, fragment in enumerate(fragments):
-            payload = (
-                fragment
-                if cipher is None
-                else cipher.seal(self.stream_id, frag_index, seg_index, fragment)
+            frame_view = view[frag_index * frame_len : (frag_index + 1) * frame_len]
+            cipher.seal_into(
+                self.stream_id, frag_index, seg_index, fragment,
+                frame_view[HEADER_SIZE : frame_len - DIGEST_SIZE],
             )
-            pieces.append(
-                frame_parts(
-                    payload,
-                    seg_index=seg_index,
-                    frag_index=frag_index,
-                    encrypted=cipher is not None,
-                )
-            )
-        return pieces
+            close_frame(frame_view, seg_index=seg_index, frag_index=frag_index, encrypted=True)
+            out.append((frame_view,))
+        return out
 
 
 class StripeDecoder(_StripeStream):

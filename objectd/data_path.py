@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +37,11 @@ class DataPathSettings:
     layout: StripeLayout = StripeLayout()
     write_quorum: int = 5
     inline_threshold: int = 32 * 1024
+    segment_workers: int = 0
+    """Threads that hash, encode and write the segments of every stream (0:
+    one per usable CPU). Each releases the GIL around every C call, so more
+    threads than cores only queue for it, and each extra hand-off of the GIL
+    is a futex wake-up and a context switch."""
     encrypt: bool = True
     intent_lifetime: float = 24 * 3600.0
     """How long a write may run before the collector treats its fragments as
@@ -78,6 +85,12 @@ class DataPath:
         self._on_failure = nodes.report_failure if nodes is not None else None
         self._master_key = master_key
         self._codecs: dict[StripeLayout, ErasureCodec] = {}
+        workers = settings.segment_workers or len(os.sched_getaffinity(0))
+        self._segment_pool = ThreadPoolExecutor(workers, thread_name_prefix="objectd-segment")
+
+    def close(self) -> None:
+        """Stop the segment threads (no stream may be in flight)."""
+        self._segment_pool.shutdown(wait=True)
 
     def codec(self, layout: StripeLayout) -> ErasureCodec:
         """The (shared) codec for a layout."""
@@ -94,9 +107,14 @@ class DataPath:
         self,
         chunks: AsyncIterable[bytes | memoryview],
         verify: Callable[[], object],
+        digest: Callable[[bytes | bytearray | memoryview], None] | None = None,
     ) -> Manifest:
         """Store a body; ``verify`` (awaited after the last chunk, before the
         fragments are committed) raises if the body must be rejected.
+
+        ``digest``, when given, is handed every byte of the body exactly once,
+        in order, before ``verify`` runs: on the thread that encodes each
+        segment for a streamed body, on the event loop for an inline one.
 
         Returns the manifest of durable data. The caller commits it to metadata
         with the stream's intent (``manifest_intent``) and, if that commit fails,
@@ -110,17 +128,26 @@ class DataPath:
                 if writer is not None:
                     await writer.write(chunk)
                     continue
+                if not buffer and len(chunk) > threshold:
+                    # A large first chunk goes to the stream as it is, uncopied.
+                    writer = await self._open_stream(digest)
+                    await writer.write(chunk)
+                    continue
                 buffer += chunk
                 if len(buffer) > threshold:
-                    writer = await self._open_stream()
+                    writer = await self._open_stream(digest)
                     await writer.write(buffer)
                     buffer = bytearray()
+            if writer is not None:
+                await writer.drain()
+            elif digest is not None:
+                digest(buffer)
             result = verify()
             if asyncio.iscoroutine(result):
                 await result
             if writer is None:
                 return Manifest((seal_inline(bytes(buffer), self._fragment_key),))
-            return Manifest((await writer.finish(),))
+            return Manifest((await writer.commit(),))
         except BaseException:
             if writer is not None:
                 await asyncio.shield(self._abandon(writer))
@@ -138,7 +165,9 @@ class DataPath:
         if intent is not None:
             await self.metadata.drop_intent(intent, to_garbage=True)
 
-    async def _open_stream(self) -> StreamWriter:
+    async def _open_stream(
+        self, on_segment: Callable[[bytes | bytearray | memoryview], None] | None = None
+    ) -> StreamWriter:
         layout = self.settings.layout
         stream_id = new_stream_id()
         unavailable = self.nodes.unavailable() if self.nodes is not None else frozenset()
@@ -160,6 +189,8 @@ class DataPath:
             self.settings.write_quorum,
             stream_id=stream_id,
             on_failure=self._on_failure,
+            on_segment=on_segment,
+            executor=self._segment_pool,
         )
         planned = Manifest((writer.reference(),))
         await self.metadata.add_intent(

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from erasure.errors import ErasureError
@@ -180,7 +180,7 @@ class _CopiedBody:
         self._algorithm = ChecksumAlgorithm.from_name(algorithm) if algorithm else None
         self._checksum = new_checksum(self._algorithm) if self._algorithm else None
 
-    def _hash(self, piece: bytes | memoryview) -> None:
+    def _hash(self, piece: bytes | bytearray | memoryview) -> None:
         self._md5.update(piece)
         if self._checksum is not None:
             self._checksum.update(piece)
@@ -193,6 +193,16 @@ class _CopiedBody:
                 await loop.run_in_executor(None, self._hash, piece)
             else:
                 self._hash(piece)
+            yield piece
+
+    def chunks_unhashed(
+        self,
+    ) -> tuple[AsyncIterator[bytes | memoryview], Callable[[bytes | bytearray | memoryview], None]]:
+        return self._unhashed(), self._hash
+
+    async def _unhashed(self) -> AsyncIterator[bytes | memoryview]:
+        async for piece in self._source.read(self._range):
+            self._size += len(piece)
             yield piece
 
     async def finish(self) -> BodyDigest:
@@ -234,8 +244,11 @@ class StoreObjectService:
         async def verify() -> None:
             digest.append(await body.finish())
 
+        # The body is hashed where the data path encodes it: one thread
+        # hand-off per segment instead of one for hashing and one for encoding.
+        chunks, digest_update = body.chunks_unhashed()
         try:
-            manifest = await self.data.store(body.chunks(), verify)
+            manifest = await self.data.store(chunks, verify, digest_update)
         except (WriteQuorumLost, NotEnoughNodes) as exc:
             log.error("write failed", extra={"reason": str(exc)})
             raise s3.ServiceUnavailable("Not enough storage available for the write.") from exc

@@ -59,6 +59,7 @@ class EmbeddedServer:
         self.settings = settings
         self._runner: web.AppRunner | None = None
         self._lock_fd: int | None = None
+        self._data: DataPath | None = None
         self.running: Running | None = None
 
     async def open_metadata(self, *, serving: bool = False) -> MetadataStore:
@@ -119,12 +120,14 @@ class EmbeddedServer:
                 layout=StripeLayout(k=s.k, m=s.m, segment_size=s.segment_size, backend=s.backend),
                 write_quorum=s.effective_write_quorum(),
                 inline_threshold=s.inline_threshold,
+                segment_workers=s.segment_workers,
                 encrypt=s.encrypt,
                 intent_lifetime=s.intent_lifetime,
             ),
             master_key,
             nodes,
         )
+        self._data = data
         service = StoreObjectService(metadata, data, min_part_size=s.min_part_size)
         users = UserDirectory(metadata, SecretBox(master_key))
         root = await users.ensure_root(root_access_key, root_secret_key)
@@ -171,6 +174,9 @@ class EmbeddedServer:
             await self._runner.cleanup()
             self._runner = None
         await self.close_storage()
+        if self._data is not None:
+            self._data.close()
+            self._data = None
         if self.running is not None:
             await self.running.metadata.close()
             self.running = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 from erasure.codec import ErasureCodec
@@ -29,6 +30,9 @@ from objectd.manifest import StreamRef
 log = logging.getLogger("objectd.write")
 
 QUEUE_DEPTH = 2
+
+Segment = bytes | bytearray | memoryview
+"""One segment's bytes as the worker gets them; never changed once queued."""
 
 
 class WriteQuorumLost(Exception):
@@ -52,6 +56,8 @@ class StreamWriter:
         write_quorum: int,
         stream_id: str | None = None,
         on_failure: Callable[[str, BaseException], None] | None = None,
+        on_segment: Callable[[bytes | bytearray | memoryview], None] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         layout: StripeLayout = codec.layout
         if len(locations) != layout.fragment_count:
@@ -68,11 +74,17 @@ class StreamWriter:
         self._buffer = bytearray()
         self._size = 0
         self._seg_index = 0
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_DEPTH)
+        self._queue: asyncio.Queue[Segment | None] = asyncio.Queue(QUEUE_DEPTH)
         self._worker: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         # Told of every store that fails a fragment (the gateway's node health).
         self._on_failure = on_failure
+        # Given every segment, in order, on the worker thread that encodes it
+        # (the request body's digest: one thread hand-off per segment, not two).
+        self._on_segment = on_segment
+        # Where segments are hashed, encoded and written (None: the loop's default).
+        self._executor = executor
+        self._drained = False
 
     @property
     def size(self) -> int:
@@ -106,33 +118,51 @@ class StreamWriter:
         self._check_quorum()
         self._worker = asyncio.create_task(self._run())
 
-    async def write(self, data: bytes | memoryview) -> None:
-        """Accept more body bytes; blocks while the worker is behind."""
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Accept more body bytes; blocks while the worker is behind.
+
+        Segments are handed to the worker without copying where they can be:
+        a whole ``bytes`` segment as it is, a slice of a longer one as a view
+        (bytes never change), and the assembly buffer by handing it over."""
+        seg = self.layout.segment_size
+        if type(data) is bytes and len(data) == seg and not self._buffer:
+            self._size += seg
+            await self._put(data)
+            return
         view = memoryview(data).cast("B")
         self._size += view.nbytes
-        seg = self.layout.segment_size
+        immutable = isinstance(view.obj, bytes)
         while view.nbytes:
-            room = seg - len(self._buffer)
             if not self._buffer and view.nbytes >= seg:
-                await self._put(bytes(view[:seg]))
+                await self._put(view[:seg] if immutable else bytes(view[:seg]))
                 view = view[seg:]
                 continue
+            room = seg - len(self._buffer)
             self._buffer += view[:room]
             view = view[room:]
             if len(self._buffer) == seg:
-                await self._put(bytes(self._buffer))
-                self._buffer.clear()
+                segment, self._buffer = self._buffer, bytearray()
+                await self._put(segment)
 
-    async def finish(self) -> StreamRef:
-        """Flush the last segment and commit every fragment durably."""
+    async def drain(self) -> None:
+        """Flush the last segment and wait until every segment is encoded and
+        written (and given to ``on_segment``); fragments are not yet durable."""
+        if self._drained:
+            return
+        self._drained = True
         if self._buffer:
-            await self._put(bytes(self._buffer))
-            self._buffer.clear()
+            segment, self._buffer = self._buffer, bytearray()
+            await self._put(segment)
         await self._put(None)
         assert self._worker is not None
         await self._worker
         if self._failure is not None:
             raise self._failure
+
+    async def commit(self) -> StreamRef:
+        """Make every written fragment durable (after :meth:`drain`)."""
+        if not self._drained:
+            raise RuntimeError("commit before drain")
 
         async def commit_one(index: int, writer: FragmentWriter) -> None:
             try:
@@ -146,6 +176,11 @@ class StreamWriter:
         )
         self._check_quorum()
         return self.reference()
+
+    async def finish(self) -> StreamRef:
+        """Flush the last segment and commit every fragment durably."""
+        await self.drain()
+        return await self.commit()
 
     async def abort(self) -> None:
         """Stop and remove whatever was written; safe to call more than once."""
@@ -161,7 +196,7 @@ class StreamWriter:
 
     # -- internals ---------------------------------------------------------
 
-    async def _put(self, item: bytes | None) -> None:
+    async def _put(self, item: Segment | None) -> None:
         """Queue a segment for the worker, failing fast if the worker died."""
         assert self._worker is not None
         if self._worker.done():
@@ -205,12 +240,10 @@ class StreamWriter:
                 if all(w is None or hasattr(w, "write_sync") for w in writers):
                     # Local drives: encode and write in one hop off the loop.
                     errors = await loop.run_in_executor(
-                        None, self._encode_and_write_sync, seg_index, segment, writers
+                        self._executor, self._encode_and_write_sync, seg_index, segment, writers
                     )
                 else:
-                    pieces = await loop.run_in_executor(
-                        None, self._encoder.encode_segment, seg_index, segment
-                    )
+                    pieces = await loop.run_in_executor(self._executor, self._encode, seg_index, segment)
                     results = await asyncio.gather(
                         *(w.write(p) if w is not None else _nothing()
                           for w, p in zip(writers, pieces)),
@@ -229,9 +262,16 @@ class StreamWriter:
             if not isinstance(exc, Exception):
                 raise
 
+    def _encode(self, seg_index: int, segment: Segment) -> list[bytes]:
+        if self._on_segment is not None:
+            self._on_segment(segment)
+        return self._encoder.encode_segment(seg_index, segment)
+
     def _encode_and_write_sync(
-        self, seg_index: int, segment: bytes, writers: list[Any]
+        self, seg_index: int, segment: Segment, writers: list[Any]
     ) -> dict[int, BaseException]:
+        if self._on_segment is not None:
+            self._on_segment(segment)
         pieces = self._encoder.encode_segment_parts(seg_index, segment)
         errors: dict[int, BaseException] = {}
         for index, (writer, piece) in enumerate(zip(writers, pieces)):

@@ -15,7 +15,7 @@ before it commits anything, so a body that fails verification changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -94,6 +94,20 @@ class RequestBody(Protocol):
 
     def chunks(self) -> AsyncIterator[memoryview | bytes]:
         """The payload bytes, in order, as they arrive. Iterate once."""
+        ...
+
+    def chunks_unhashed(
+        self,
+    ) -> tuple[AsyncIterator[memoryview | bytes], Callable[[bytes | bytearray | memoryview], None]]:
+        """The payload as :meth:`chunks` yields it, but not yet hashed, and
+        the function that hashes it.
+
+        The consumer passes every byte it took to that function exactly once,
+        in order, from one thread at a time (any thread), before
+        :meth:`finish`; it saves a thread hand-off when the consumer works on
+        the bytes off the event loop anyway. Use either this or
+        :meth:`chunks`, once.
+        """
         ...
 
     async def finish(self) -> BodyDigest:

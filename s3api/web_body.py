@@ -1,12 +1,16 @@
 """The :class:`~s3api.service.RequestBody` of an aiohttp request.
 
-Reads the request stream in pieces of up to ``read_size`` bytes, removes
-aws-chunked framing (verifying chunk signatures on the way), and feeds every
-decoded byte to a :class:`~s3api.body_checks.BodyDigester`. Pieces of
-``offload_threshold`` bytes or more are decoded and hashed on a worker
-thread (hashlib, zlib and awscrt release the GIL), and the next piece is read
-and hashed while the consumer handles the current one; one piece is in
-flight at a time, so order is kept and memory stays at two pieces.
+Reads the request stream in pieces of up to ``read_size`` bytes (a large
+body in pieces of exactly that size but the last, joined once from what
+aiohttp received), removes aws-chunked framing (verifying chunk signatures on
+the way), and feeds every decoded byte to a
+:class:`~s3api.body_checks.BodyDigester`. Pieces of ``offload_threshold``
+bytes or more are decoded and hashed on a worker thread (hashlib, zlib and
+awscrt release the GIL), and the next piece is read and hashed while the
+consumer handles the current one; one piece is in flight at a time, so order
+is kept and memory stays at two pieces. A consumer that works on the bytes off
+the loop anyway takes them unhashed (``chunks_unhashed``) and hashes them on
+its own worker thread, saving a hand-off per piece.
 
 ``finish()`` drains what the consumer did not read, then checks length and
 digests; a body that ended early (client gone, fewer bytes than announced)
@@ -20,7 +24,7 @@ so a request refused early never has its body sent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 
 from aiohttp import web
@@ -79,6 +83,9 @@ class AiohttpRequestBody:
         self._pending: asyncio.Future[Piece | None] | None = None
         self._iterated = False
         self._digest: BodyDigest | None = None
+        self._carry: memoryview | None = None
+        self._consumer_hashes = False
+        self._decoded = 0
 
     # -- reading ---------------------------------------------------------------
 
@@ -91,6 +98,8 @@ class AiohttpRequestBody:
             request.writer.output_size = 0
 
     async def _read_wire(self) -> bytes:
+        if self._reads_ahead():
+            return await self._read_wire_piece()
         content = self._request.content
         try:
             # What has arrived already needs no timer; b"" means nothing
@@ -107,15 +116,58 @@ class AiohttpRequestBody:
             # framing) with various exception types; to S3 they are all one.
             raise IncompleteBody() from error
 
+    async def _read_wire_piece(self) -> bytes:
+        """The next ``read_size`` bytes of a large body (fewer only at its
+        end), joined once from the chunks aiohttp received: whole segments
+        reach the data path without being copied again, and a worker thread
+        gets one hand-off per piece instead of one per network read."""
+        content = self._request.content
+        parts: list[bytes | memoryview] = []
+        size = 0
+        want = self._read_size
+        if self._carry is not None:
+            parts.append(self._carry)
+            size = self._carry.nbytes
+            self._carry = None
+        try:
+            while size < want:
+                async with asyncio.timeout(self._idle_timeout):
+                    data, _ = await content.readchunk()
+                if not data:
+                    if content.is_eof():
+                        break
+                    continue  # the end of an HTTP chunk, not of the body
+                parts.append(data)
+                size += len(data)
+        except TimeoutError:
+            raise RequestTimeout() from None
+        except Exception as error:
+            # aiohttp reports a body cut short (connection lost, bad chunked
+            # framing) with various exception types; to S3 they are all one.
+            raise IncompleteBody() from error
+        if size > want:
+            last = memoryview(parts[-1])
+            keep = last.nbytes - (size - want)
+            parts[-1] = last[:keep]
+            self._carry = last[keep:]
+        if len(parts) == 1 and type(parts[0]) is bytes:
+            return parts[0]
+        return b"".join(parts)
+
     def _process(self, raw: bytes) -> Piece:
         """Decode and hash one wire piece; runs on a worker thread for big pieces."""
+        digester = None if self._consumer_hashes else self._digester
         if self._decoder is None:
-            self._digester.update(raw)
+            if digester is not None:
+                digester.update(raw)
+            self._decoded += len(raw)
             return [raw]
         out: Piece = []
         for event in self._decoder.receive_data(raw):
             if isinstance(event, Data):
-                self._digester.update(event.data)
+                if digester is not None:
+                    digester.update(event.data)
+                self._decoded += len(event.data)
                 out.append(event.data)
             elif isinstance(event, Trailers):
                 self._trailers = event.headers
@@ -139,7 +191,9 @@ class AiohttpRequestBody:
             self._wire_bytes += len(raw)
             if self._decoder is None and self._wire_bytes > self._max_size:
                 raise EntityTooLarge(MaxSizeAllowed=str(self._max_size))
-            if len(raw) >= self._offload_threshold:
+            if len(raw) >= self._offload_threshold and not (
+                self._consumer_hashes and self._decoder is None
+            ):
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._executor, self._process, raw)
             return self._process(raw)
@@ -179,10 +233,22 @@ class AiohttpRequestBody:
             for data in piece:
                 yield data
 
+    def chunks_unhashed(
+        self,
+    ) -> tuple[AsyncIterator[bytes | memoryview], Callable[[bytes | bytearray | memoryview], None]]:
+        """The payload as :meth:`chunks` yields it, not yet hashed, and the
+        function that hashes it: the consumer passes it every chunk's bytes,
+        in order, from one thread at a time, before :meth:`finish`."""
+        self._consumer_hashes = True
+        return self.chunks(), self._digester.update
+
     async def _drain(self) -> None:
         await self._send_continue()
-        while await self._take_next() is not None:
-            pass
+        while (piece := await self._take_next()) is not None:
+            if self._consumer_hashes:
+                # Never handed to the consumer, so hashed here.
+                for data in piece:
+                    self._digester.update(data)
 
     async def finish(self) -> BodyDigest:
         """Read what is left, then verify every digest the client sent.
@@ -192,6 +258,10 @@ class AiohttpRequestBody:
         """
         if self._digest is None:
             await self._drain()
+            if self._digester.size != self._decoded:
+                raise RuntimeError(
+                    f"{self._decoded} body bytes decoded but {self._digester.size} hashed"
+                )
             self._digest = self._digester.finish(self._trailers)
         return self._digest
 

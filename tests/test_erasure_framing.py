@@ -12,6 +12,7 @@ from erasure.framing import (
     DIGEST_SIZE,
     FRAME_OVERHEAD,
     HEADER_SIZE,
+    close_frame,
     frame,
     frame_size_for,
     parse_header,
@@ -163,3 +164,23 @@ def test_frame_parts_join_to_the_frame():
     parts = frame_parts(payload, seg_index=7, frag_index=3, encrypted=True)
     assert parts[1] is payload  # not copied
     assert b"".join(parts) == frame(payload, seg_index=7, frag_index=3, encrypted=True)
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, 262_240])
+@pytest.mark.parametrize("encrypted", [True, False])
+def test_close_frame_builds_the_same_frame_in_place(size: int, encrypted: bool) -> None:
+    payload = os.urandom(size)
+    room = bytearray(frame_size_for(size))
+    room[HEADER_SIZE : HEADER_SIZE + size] = payload
+    close_frame(memoryview(room), seg_index=9, frag_index=4, encrypted=encrypted)
+    assert bytes(room) == frame(payload, seg_index=9, frag_index=4, encrypted=encrypted)
+    assert unframe(room, seg_index=9, frag_index=4, encrypted=encrypted) == payload
+
+
+def test_close_frame_refuses_bad_rooms_and_positions() -> None:
+    with pytest.raises(ValueError):
+        close_frame(bytearray(FRAME_OVERHEAD - 1), seg_index=0, frag_index=0, encrypted=False)
+    with pytest.raises(ValueError):
+        close_frame(bytearray(FRAME_OVERHEAD), seg_index=-1, frag_index=0, encrypted=False)
+    with pytest.raises(ValueError):
+        close_frame(bytearray(FRAME_OVERHEAD), seg_index=0, frag_index=1 << 16, encrypted=False)

@@ -75,3 +75,18 @@ def test_invalid_keys_and_positions_are_refused(cipher: PieceCipher) -> None:
         cipher.seal(STREAM, -1, 0, b"x")
     with pytest.raises(ValueError):
         cipher.seal(STREAM, 0, 1 << 64, b"x")
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 262_224])
+def test_seal_into_writes_what_seal_returns(cipher: PieceCipher, size: int) -> None:
+    plaintext = os.urandom(size)
+    room = bytearray(8 + size + CIPHER_OVERHEAD + 8)
+    cipher.seal_into(STREAM, 3, 7, plaintext, memoryview(room)[8:-8])
+    assert bytes(room[8:-8]) == cipher.seal(STREAM, 3, 7, plaintext)
+    assert room[:8] == bytes(8) and room[-8:] == bytes(8)  # nothing outside the room
+    assert cipher.open(STREAM, 3, 7, bytes(room[8:-8])) == plaintext
+
+
+def test_seal_into_needs_exactly_the_sealed_size(cipher: PieceCipher) -> None:
+    with pytest.raises(ValueError):
+        cipher.seal_into(STREAM, 0, 0, b"abc", bytearray(3 + CIPHER_OVERHEAD - 1))

@@ -7,6 +7,8 @@ import hashlib
 import itertools
 import os
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -273,3 +275,83 @@ async def test_corrupt_cached_piece_is_read_around(drives, codec):
     # the other fragments: never the damaged bytes.
     assert ("cached", fragment_id(ref.stream_id, 0), frame) in log
     assert any(kind == "thread" and fid != fragment_id(ref.stream_id, 0) for kind, fid, _ in log)
+
+
+class _RecordingPool(ThreadPoolExecutor):
+    """A thread pool that counts the jobs given to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.jobs = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        self.jobs += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.mark.parametrize("chunk", [1, 10_000, 64 * 1024, 64 * 1024 + 3, 200_000])
+async def test_every_segment_reaches_on_segment_in_order_on_the_pool(drives, codec, chunk):
+    data = os.urandom(5 * 64 * 1024 + 777)
+    if chunk == 1:
+        pieces = [data[:100], data[100:]]  # one small piece, then all the rest at once
+    else:
+        pieces = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    seen: list[bytes] = []
+    threads: set[int] = set()
+
+    def on_segment(segment) -> None:
+        threads.add(threading.get_ident())
+        seen.append(bytes(segment))
+
+    pool = _RecordingPool()
+    try:
+        writer = StreamWriter(drives, list(drives), codec, MASTER, 5, on_segment=on_segment, executor=pool)
+        await writer.open()
+        for piece in pieces:
+            await writer.write(piece)
+        await writer.drain()
+        # Every byte was handed over before the fragments become durable.
+        assert b"".join(seen) == data
+        assert all(len(s) == LAYOUT.segment_size for s in seen[:-1])
+        ref = await writer.commit()
+    finally:
+        pool.shutdown()
+    assert pool.jobs == len(seen) == 6
+    assert threading.get_ident() not in threads
+    assert await read_all(drives, codec, ref) == data
+
+
+async def test_whole_segments_are_handed_over_without_copying(drives, codec):
+    segments = [os.urandom(LAYOUT.segment_size) for _ in range(3)]
+    seen: list[object] = []
+    writer = StreamWriter(drives, list(drives), codec, MASTER, 5, on_segment=seen.append)
+    await writer.open()
+    for segment in segments:
+        await writer.write(segment)
+    # A longer bytes object is cut into views of itself, not copies.
+    joined = b"".join(segments)
+    await writer.write(joined)
+    ref = await writer.finish()
+    assert all(a is b for a, b in zip(seen[:3], segments))
+    assert all(isinstance(v, memoryview) and v.obj is joined for v in seen[3:])
+    assert await read_all(drives, codec, ref) == joined + joined
+
+
+async def test_a_mutable_buffer_is_copied_before_it_is_queued(drives, codec):
+    data = bytearray(os.urandom(2 * LAYOUT.segment_size))
+    expected = bytes(data)
+    writer = StreamWriter(drives, list(drives), codec, MASTER, 5)
+    await writer.open()
+    await writer.write(data)
+    data[:] = bytes(len(data))  # the caller reuses its buffer at once
+    ref = await writer.finish()
+    assert await read_all(drives, codec, ref) == expected
+
+
+async def test_commit_before_drain_is_refused(drives, codec):
+    writer = StreamWriter(drives, list(drives), codec, MASTER, 5)
+    await writer.open()
+    await writer.write(b"x" * 100)
+    with pytest.raises(RuntimeError):
+        await writer.commit()
+    await writer.abort()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import zlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,10 +78,23 @@ async def server() -> AsyncIterator[tuple[LoopbackServer, list[Outcome], Callabl
             )
             if settings["read"]:
                 received = bytearray()
-                async for data in body.chunks():
+                sizes: list[int] = []
+                if settings.get("unhashed"):
+                    chunks, digest_update = body.chunks_unhashed()
+                    hashed = settings["unhashed"] == "all"
+                else:
+                    chunks, digest_update, hashed = body.chunks(), None, False
+                async for data in chunks:
                     received += data
+                    sizes.append(len(data))
+                    if hashed and digest_update is not None:
+                        await asyncio.get_running_loop().run_in_executor(executor, digest_update, data)
                 outcome["data"] = bytes(received)
-                outcome["digest"] = await body.finish()
+                outcome["sizes"] = sizes
+                try:
+                    outcome["digest"] = await body.finish()
+                except RuntimeError as error:
+                    outcome["runtime_error"] = error
         except S3Error as error:
             outcome["error"] = error
             body_error = web.Response(status=error.status, text=error.code)
@@ -136,6 +150,79 @@ async def test_content_length_body(server: Any) -> None:
     assert outcome["data"] == data
     assert outcome["digest"].size == len(data)
     assert outcome["digest"].md5 == hashlib.md5(data).digest()
+
+
+async def test_large_body_arrives_in_read_size_pieces(server: Any) -> None:
+    test_server, outcomes, _ = server
+    data = os.urandom(4 * 256 * 1024 + 5)
+    await exchange(test_server, request_head({"Content-Length": str(len(data))}), data)
+    assert outcomes[0]["data"] == data
+    # Joined from whatever aiohttp received into whole read_size pieces.
+    assert outcomes[0]["sizes"] == [256 * 1024] * 4 + [5]
+    assert outcomes[0]["digest"].md5 == hashlib.md5(data).digest()
+
+
+async def test_chunked_body_arrives_in_read_size_pieces(server: Any) -> None:
+    test_server, outcomes, _ = server
+    data = os.urandom(600 * 1024)
+    framed = b"".join(
+        b"%x\r\n" % len(data[i : i + 70_000]) + data[i : i + 70_000] + b"\r\n"
+        for i in range(0, len(data), 70_000)
+    ) + b"0\r\n\r\n"
+    await exchange(test_server, request_head({"Transfer-Encoding": "chunked"}), framed)
+    assert outcomes[0]["data"] == data
+    assert outcomes[0]["sizes"] == [256 * 1024, 256 * 1024, 600 * 1024 - 512 * 1024]
+
+
+async def test_unhashed_chunks_are_hashed_by_the_consumer(server: Any) -> None:
+    test_server, outcomes, configure = server
+    configure(unhashed="all")
+    data = os.urandom(3 * 256 * 1024 + 11)
+    await exchange(test_server, request_head({
+        "Content-Length": str(len(data)),
+        "Content-MD5": base64.b64encode(hashlib.md5(data).digest()).decode(),
+    }), data)
+    assert outcomes[0]["data"] == data
+    assert outcomes[0]["digest"].md5 == hashlib.md5(data).digest()
+
+
+async def test_a_consumer_that_skips_hashing_is_caught(server: Any) -> None:
+    test_server, outcomes, configure = server
+    configure(unhashed="none")
+    data = os.urandom(300 * 1024)
+    await exchange(test_server, request_head({"Content-Length": str(len(data))}), data)
+    assert isinstance(outcomes[0]["runtime_error"], RuntimeError)
+    assert "digest" not in outcomes[0]
+
+
+async def test_bytes_the_consumer_never_took_are_hashed_by_finish(server: Any) -> None:
+    received: list[Any] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        spec = body_spec(request.headers, PayloadMode.UNSIGNED, None, max_size=10**9)
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            body = AiohttpRequestBody(
+                request, spec, executor=executor, chunk_verifier=None, max_size=10**9,
+                read_size=64 * 1024, offload_threshold=64 * 1024, idle_timeout=30.0,
+            )
+            chunks, digest_update = body.chunks_unhashed()
+            first = await chunks.__anext__()
+            digest_update(first)
+            await chunks.aclose()  # the consumer stops early
+            received.append(await body.finish())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_put("/{tail:.*}", handler)
+    loopback = LoopbackServer(app)
+    await loopback.start()
+    try:
+        data = os.urandom(500 * 1024)
+        await exchange(loopback, request_head({"Content-Length": str(len(data))}), data)
+    finally:
+        await loopback.close()
+    assert received[0].md5 == hashlib.md5(data).digest()
+    assert received[0].size == len(data)
 
 
 async def test_small_pieces_are_hashed_inline_and_in_order(server: Any) -> None:
