@@ -8,6 +8,8 @@ Layout under the drive's root::
 
 A fragment is written under a temporary name, fsynced, renamed into place and
 its folder fsynced (DESIGN invariant 2); committed files are never rewritten.
+Write-back of each MiB written is started at once (``objectd.writeback``), so
+the commit's fsync does not find a whole fragment still to write.
 All file work runs in the default thread pool, never on the event loop,
 except :meth:`LocalDriveStore.read_cached`, which reads only what the kernel
 has cached and so never waits for the disk.
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from objectd.cached_read import read_cached
 from objectd.fragment_store import FRAGMENT_ID, FragmentNotFound, StoreOffline
+from objectd.writeback import WRITEBACK_STEP, start_writeback
 
 ID_FILE = "objectd-drive.id"
 
@@ -50,6 +53,8 @@ class DriveFragmentWriter:
         self._fragment_id = fragment_id
         self._fd: int | None = fd
         self._tmp = tmp
+        self._written = 0
+        self._written_back = 0  # bytes whose write-back has been started
 
     async def write(self, data: bytes | memoryview) -> None:
         """Append ``data`` to the temporary file."""
@@ -64,12 +69,21 @@ class DriveFragmentWriter:
             buffers = [memoryview(b).cast("B") for b in data]
             written = os.writev(self._fd, buffers)
             total = sum(b.nbytes for b in buffers)
-            if written == total:
-                return
-            data = b"".join(buffers)[written:]  # a short vectored write: finish plainly
-        view = memoryview(data)
+            self._written += written
+            if written < total:
+                self._write_all(memoryview(b"".join(buffers)[written:]))  # a short vectored write
+        else:
+            self._write_all(memoryview(data).cast("B"))
+        if self._written - self._written_back >= WRITEBACK_STEP:
+            # The commit's fsync then finds little left to write.
+            start_writeback(self._fd, self._written_back, self._written - self._written_back)
+            self._written_back = self._written
+
+    def _write_all(self, view: memoryview) -> None:
+        assert self._fd is not None
         while view:
             n = os.write(self._fd, view)
+            self._written += n
             view = view[n:]
 
     async def commit(self) -> None:
