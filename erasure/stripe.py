@@ -38,10 +38,19 @@ class SegmentResult:
     needed to rebuild the segment.
     """
 
-    data: bytes
+    parts: list[bytes | memoryview]
+    """The segment's bytes, in order, as the pieces they were found in (the
+    data fragments' blocks, uncopied, when no decoding was needed)."""
     bad: list[int] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)
     reconstructed: bool = False
+
+    @property
+    def data(self) -> bytes:
+        """The segment's bytes as one object (joined: a copy when in parts)."""
+        if len(self.parts) == 1 and type(self.parts[0]) is bytes:
+            return self.parts[0]
+        return b"".join(self.parts)
 
 
 class _StripeStream:
@@ -220,11 +229,11 @@ class StripeDecoder(_StripeStream):
             for i in range(k):
                 _, length = self.codec.data_extent(segment_len, i)
                 parts.append(memoryview(good[i])[header : header + length])
-            return SegmentResult(data=b"".join(parts), bad=bad, missing=missing)
+            return SegmentResult(parts=parts, bad=bad, missing=missing)
         try:
             data = self.codec.decode(good, segment_len)
         except NotEnoughFragments:
             raise NotEnoughFragments(
                 k, good=good, bad=bad, missing=missing, seg_index=seg_index
             ) from None
-        return SegmentResult(data=data, bad=bad, missing=missing, reconstructed=True)
+        return SegmentResult(parts=[data], bad=bad, missing=missing, reconstructed=True)

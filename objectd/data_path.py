@@ -37,11 +37,13 @@ class DataPathSettings:
     layout: StripeLayout = StripeLayout()
     write_quorum: int = 5
     inline_threshold: int = 32 * 1024
-    segment_workers: int = 0
-    """Threads that hash, encode and write the segments of every stream (0:
-    one per usable CPU). Each releases the GIL around every C call, so more
-    threads than cores only queue for it, and each extra hand-off of the GIL
-    is a futex wake-up and a context switch."""
+    cpu_workers: int = 0
+    """Threads for the data path's CPU work (0: one per usable CPU): hashing,
+    encoding and writing the segments of uploads, verifying, decrypting and
+    decoding the cached segments of downloads. Each releases the GIL around
+    every C call, so more threads than cores only queue for it, and each
+    extra hand-off of the GIL is a futex wake-up and a context switch. Reads
+    that must wait for a disk run on the loop's default executor instead."""
     encrypt: bool = True
     intent_lifetime: float = 24 * 3600.0
     """How long a write may run before the collector treats its fragments as
@@ -85,12 +87,12 @@ class DataPath:
         self._on_failure = nodes.report_failure if nodes is not None else None
         self._master_key = master_key
         self._codecs: dict[StripeLayout, ErasureCodec] = {}
-        workers = settings.segment_workers or len(os.sched_getaffinity(0))
-        self._segment_pool = ThreadPoolExecutor(workers, thread_name_prefix="objectd-segment")
+        workers = settings.cpu_workers or len(os.sched_getaffinity(0))
+        self._cpu_pool = ThreadPoolExecutor(workers, thread_name_prefix="objectd-cpu")
 
     def close(self) -> None:
-        """Stop the segment threads (no stream may be in flight)."""
-        self._segment_pool.shutdown(wait=True)
+        """Stop the CPU threads (no stream may be in flight)."""
+        self._cpu_pool.shutdown(wait=True)
 
     def codec(self, layout: StripeLayout) -> ErasureCodec:
         """The (shared) codec for a layout."""
@@ -190,7 +192,7 @@ class DataPath:
             stream_id=stream_id,
             on_failure=self._on_failure,
             on_segment=on_segment,
-            executor=self._segment_pool,
+            executor=self._cpu_pool,
         )
         planned = Manifest((writer.reference(),))
         await self.metadata.add_intent(
@@ -229,7 +231,8 @@ class DataPath:
             if self.nodes is not None:
                 order = self.nodes.read_order(extent.locations, extent.layout.k)
             reader = StreamReader(self.stores, extent, self.codec(extent.layout), self._master_key,
-                                  order=order, on_failure=self._on_failure)
+                                  order=order, on_failure=self._on_failure,
+                                  cpu_executor=self._cpu_pool)
             async for piece in reader.read(lo, hi):
                 yield piece
 

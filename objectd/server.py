@@ -120,7 +120,7 @@ class EmbeddedServer:
                 layout=StripeLayout(k=s.k, m=s.m, segment_size=s.segment_size, backend=s.backend),
                 write_quorum=s.effective_write_quorum(),
                 inline_threshold=s.inline_threshold,
-                segment_workers=s.segment_workers,
+                cpu_workers=s.cpu_workers,
                 encrypt=s.encrypt,
                 intent_lifetime=s.intent_lifetime,
             ),

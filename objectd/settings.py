@@ -36,7 +36,7 @@ class Settings:
     encrypt: bool = True
     master_key_file: str = ""  # default: DATA_DIR/master.key
     inline_threshold: int = 32 * 1024
-    segment_workers: int = 0  # threads that hash, encode and write segments; 0: one per CPU
+    cpu_workers: int = 0  # threads for the data path's CPU work (hash, encode, decode); 0: one per CPU
     region: str = "us-east-1"
     any_region: bool = True
     base_domains: list[str] = field(default_factory=list)
@@ -96,8 +96,8 @@ class Settings:
                 raise SettingsError("node timeouts and probe_interval must be positive")
         elif len(folders) < self.k + self.m:
             raise SettingsError(f"{self.k}+{self.m} needs at least {self.k + self.m} drives, have {len(folders)}")
-        if self.segment_workers < 0:
-            raise SettingsError("segment_workers must be 0 (one per CPU) or more")
+        if self.cpu_workers < 0:
+            raise SettingsError("cpu_workers must be 0 (one per CPU) or more")
         if self.segment_size < 4096:
             raise SettingsError("segment_size must be at least 4096")
         if self.intent_lifetime <= 0 or self.garbage_grace < 0:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from erasure.codec import ErasureCodec
@@ -55,8 +56,13 @@ class StreamReader:
         batch_bytes: int = BATCH_BYTES,
         order: Sequence[int] | None = None,
         on_failure: Callable[[str, BaseException], None] | None = None,
+        cpu_executor: Executor | None = None,
     ) -> None:
         self.ref = ref
+        # Where cached batches are read and decoded: pure CPU work, kept off
+        # the default executor's larger pool (whose threads may wait for a
+        # disk) so that fewer threads contend for the GIL.
+        self._cpu_executor = cpu_executor
         # Told of every store that fails a read (the gateway's node health).
         self._on_failure = on_failure
         # Fragment indexes best first (nearest nodes, data before parity);
@@ -183,6 +189,10 @@ class StreamReader:
                     log.warning("fragment piece corrupt", extra={"stream": self.ref.stream_id,
                                                                  "reason": str(exc)})
             # Fall through to the full path, keeping what was read.
+        if subset is None:
+            whole = await self._read_decode_local(batch, span_offset, span_length)
+            if whole is not None:
+                return whole
         while True:
             usable = [i for i in order if i in spans]
             need = layout.k - len(usable)
@@ -205,6 +215,54 @@ class StreamReader:
                 continue
             self._report(failed)
             return result
+
+    async def _read_decode_local(
+        self, batch: _Batch, offset: int, length: int
+    ) -> list[bytes | memoryview] | None:
+        """A batch from the nearest k fragments when they are all on local
+        drives and all good, in one thread hop: on the CPU threads when the
+        kernel has every piece cached, else on the default executor. None
+        sends the batch down the general path, which reads around failures
+        and reports them."""
+        indexes = self._order[: self.ref.layout.k]
+        stores = [self._store_for(i) for i in indexes]
+        if not all(hasattr(store, "read_cached") for store in stores):
+            return None
+        local = dict(zip(indexes, stores))
+        loop = asyncio.get_running_loop()
+        if self._cpu_executor is not None:
+            result = await loop.run_in_executor(
+                self._cpu_executor, self._read_decode_local_sync, batch, local, offset, length, True
+            )
+            if result is not None:
+                return result
+        return await loop.run_in_executor(
+            None, self._read_decode_local_sync, batch, local, offset, length, False
+        )
+
+    def _read_decode_local_sync(
+        self,
+        batch: _Batch,
+        stores: Mapping[int, FragmentStore | None],
+        offset: int,
+        length: int,
+        cached_only: bool,
+    ) -> list[bytes | memoryview] | None:
+        spans: dict[int, bytes | bytearray] = {}
+        for index, store in stores.items():
+            fid = fragment_id(self.ref.stream_id, index)
+            try:
+                data = store.read_cached(fid, offset, length) if cached_only else store.read_sync(fid, offset, length)  # type: ignore[union-attr]
+            except Exception:
+                return None
+            if data is None or len(data) != length:
+                return None
+            spans[index] = data
+        try:
+            # With exactly k pieces a bad one leaves too few: it raises.
+            return self._decode_batch(batch, spans)
+        except NotEnoughFragments:
+            return None
 
     def _location(self, index: int) -> str:
         return self.ref.locations[index] if index < len(self.ref.locations) else ""
@@ -240,13 +298,23 @@ class StreamReader:
         seg_len = self.ref.layout.segment_length(self.ref.size, seg)
         return memoryview(spans[index])[start : start + geometry.frame_size(seg_len)]
 
-    def _clip(self, batch: _Batch, seg: int, data: bytes | memoryview) -> bytes | memoryview:
+    def _clip_parts(
+        self, batch: _Batch, seg: int, parts: Sequence[bytes | memoryview]
+    ) -> list[bytes | memoryview]:
+        """The pieces of segment ``seg`` (its bytes, in order, in ``parts``)
+        that fall inside the batch's range, sliced without copying."""
         seg_start = self.ref.layout.segment_start(seg)
         lo = max(batch.first - seg_start, 0)
-        hi = min(batch.last - seg_start + 1, len(data))
-        if lo == 0 and hi == len(data):
-            return data
-        return memoryview(data)[lo:hi]
+        hi = batch.last - seg_start + 1
+        out: list[bytes | memoryview] = []
+        offset = 0
+        for part in parts:
+            size = len(part)
+            start, end = max(lo - offset, 0), min(hi - offset, size)
+            if start < end:
+                out.append(part if start == 0 and end == size else memoryview(part)[start:end])
+            offset += size
+        return out
 
     def _open_subset_cached(
         self,
@@ -327,7 +395,9 @@ class StreamReader:
             out.append(piece[lo:hi])
         return out
 
-    def _decode_batch(self, batch: _Batch, spans: Mapping[int, bytes]) -> list[bytes | memoryview]:
+    def _decode_batch(
+        self, batch: _Batch, spans: Mapping[int, bytes | bytearray]
+    ) -> list[bytes | memoryview]:
         out: list[bytes | memoryview] = []
         all_bad: set[int] = set()
         for seg in batch.segments:
@@ -340,5 +410,5 @@ class StreamReader:
                     "fragment piece corrupt, reconstructed",
                     extra={"stream": self.ref.stream_id, "segment": seg, "fragments": result.bad},
                 )
-            out.append(self._clip(batch, seg, result.data))
+            out.extend(self._clip_parts(batch, seg, result.parts))
         return out

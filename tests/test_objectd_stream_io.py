@@ -355,3 +355,71 @@ async def test_commit_before_drain_is_refused(drives, codec):
     with pytest.raises(RuntimeError):
         await writer.commit()
     await writer.abort()
+
+
+class _ThreadNamingDrive(_CountingDrive):
+    """A counting drive that also records the thread each read ran on."""
+
+    def __init__(self, drive: LocalDriveStore, log: list[tuple[str, str, int]], threads: list[str]) -> None:
+        super().__init__(drive, log)
+        self._threads = threads
+
+    def read_cached(self, fid: str, offset: int, length: int) -> bytearray | None:
+        self._threads.append(threading.current_thread().name)
+        return super().read_cached(fid, offset, length)
+
+    def read_sync(self, fid: str, offset: int, length: int) -> bytes:
+        self._threads.append(threading.current_thread().name)
+        return super().read_sync(fid, offset, length)
+
+
+async def _read_whole_logged(drives, codec, ref) -> tuple[bytes, list[tuple[str, str, int]], list[str]]:
+    log: list[tuple[str, str, int]] = []
+    threads: list[str] = []
+    counting = {name: _ThreadNamingDrive(d, log, threads) for name, d in drives.items()}
+    with ThreadPoolExecutor(1, thread_name_prefix="cpu") as pool:
+        reader = StreamReader(counting, ref, codec, MASTER, batch_bytes=2 * LAYOUT.segment_size,
+                              cpu_executor=pool)
+        data = b"".join([bytes(p) async for p in reader.read(0, ref.size - 1)])
+    return data, log, threads
+
+
+async def test_cached_batches_are_read_and_decoded_on_the_cpu_threads(drives, codec):
+    data = os.urandom(5 * LAYOUT.segment_size + 99)
+    ref = await write_stream(drives, codec, data)
+    for index in range(LAYOUT.k):
+        _fragment_path(drives, ref, index).read_bytes()
+    got, log, threads = await _read_whole_logged(drives, codec, ref)
+    assert got == data
+    # Three batches, k data fragments each, every read from the cache on a CPU thread.
+    assert [kind for kind, _, _ in log] == ["cached"] * (3 * LAYOUT.k)
+    assert all(name.startswith("cpu") for name in threads)
+    assert {fid for _, fid, _ in log} == {fragment_id(ref.stream_id, i) for i in range(LAYOUT.k)}
+
+
+async def test_uncached_batches_are_read_on_the_default_executor(drives, codec):
+    data = os.urandom(2 * LAYOUT.segment_size)
+    ref = await write_stream(drives, codec, data)
+    evict(_fragment_path(drives, ref, 2))
+    got, log, threads = await _read_whole_logged(drives, codec, ref)
+    assert got == data
+    kinds = [kind for kind, _, _ in log]
+    assert "refused" in kinds and kinds.count("thread") == LAYOUT.k
+    blocking = [name for (kind, _, _), name in zip(log, threads) if kind == "thread"]
+    assert blocking and not any(name.startswith("cpu") for name in blocking)
+
+
+async def test_a_bad_piece_in_a_cached_batch_is_read_around_and_reported(drives, codec, caplog):
+    data = os.urandom(2 * LAYOUT.segment_size)
+    ref = await write_stream(drives, codec, data)
+    path = _fragment_path(drives, ref, 1)
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 0xFF
+    path.chmod(0o600)
+    path.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING", logger="objectd.read"):
+        got, log, _ = await _read_whole_logged(drives, codec, ref)
+    assert got == data
+    # Parity was fetched for the damaged fragment, and the damage was logged.
+    assert any(fid == fragment_id(ref.stream_id, LAYOUT.k) for _, fid, _ in log)
+    assert any("corrupt" in r.getMessage() or "unreadable" in r.getMessage() for r in caplog.records)
