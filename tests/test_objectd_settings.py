@@ -37,7 +37,8 @@ def test_env_lists_and_bools():
 @pytest.mark.parametrize(
     "doc, message",
     [("nonsense: 1\n", "unknown setting"), ("k: many\n", "bad value"), ("drives: 3\n", "needs at least 6 drives"),
-     ("- a\n- b\n", "expected a mapping"), ("address: nowhere\n", "HOST:PORT")],
+     ("- a\n- b\n", "expected a mapping"), ("address: nowhere\n", "HOST:PORT"),
+     ("cpu_workers: -1\n", "cpu_workers")],
 )
 def test_bad_files_are_explained(tmp_path: Path, doc: str, message: str):
     cfg = tmp_path / "bad.yaml"
@@ -51,3 +52,11 @@ def test_write_quorum_is_bounded():
     assert s.effective_write_quorum() == 6
     s = Settings(k=4, m=2, write_quorum=2)
     assert s.effective_write_quorum() == 4
+
+
+def test_cpu_workers_from_file_and_env(tmp_path: Path):
+    cfg = tmp_path / "objectd.yaml"
+    cfg.write_text("cpu_workers: 3\n")
+    assert load_settings(str(cfg), env={}).cpu_workers == 3
+    assert load_settings(None, env={"OBJECTD_CPU_WORKERS": "1"}).cpu_workers == 1
+    assert load_settings(None, env={}).cpu_workers == 0  # one per CPU

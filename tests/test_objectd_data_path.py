@@ -1,0 +1,108 @@
+"""DataPath over a real SQLite store and real drive folders: bodies stored
+inline or as streams, the body digest fed every byte once before verify, and
+the CPU thread pool."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+
+import pytest
+
+from erasure.layout import StripeLayout
+from metadata.sqlite_store import SqliteStore
+from objectd.data_path import DataPath, DataPathSettings
+from objectd.drive_store import LocalDriveStore
+from placement.ring import Ring, RingNode
+
+LAYOUT = StripeLayout(k=4, m=2, segment_size=64 * 1024)
+
+
+@pytest.fixture
+async def parts(tmp_path):
+    md = SqliteStore(str(tmp_path / "md.db"), garbage_grace=0)
+    await md.open()
+    drives = {d.store_id: d for d in (LocalDriveStore.initialize(tmp_path / f"drive-{i}") for i in range(6))}
+
+    def make(**settings) -> DataPath:
+        return DataPath(md, drives, Ring(RingNode(i) for i in drives),
+                        DataPathSettings(layout=LAYOUT, inline_threshold=1024, **settings),
+                        bytes(range(32)))
+
+    yield md, make
+    await md.close()
+
+
+class _Digest:
+    """Records what a body digest is fed, and from which threads."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5()
+        self.size = 0
+        self.threads: set[str] = set()
+
+    def __call__(self, data) -> None:
+        self.md5.update(data)
+        self.size += len(data)
+        self.threads.add(threading.current_thread().name)
+
+
+async def _read(data_path: DataPath, manifest, size: int) -> bytes:
+    return b"".join([bytes(p) async for p in data_path.read(manifest, 0, size - 1)])
+
+
+@pytest.mark.parametrize("size", [0, 1, 1024, 1025, 64 * 1024, 5 * 64 * 1024 + 17])
+@pytest.mark.parametrize("chunk", [100, 64 * 1024, 10**9])
+async def test_every_byte_reaches_the_digest_once_before_verify(parts, size, chunk):
+    _, make = parts
+    data_path = make()
+    body = os.urandom(size)
+    digest = _Digest()
+    at_verify: list[int] = []
+
+    async def chunks():
+        for i in range(0, size, chunk):
+            yield body[i : i + chunk]
+
+    try:
+        manifest = await data_path.store(chunks(), lambda: at_verify.append(digest.size), digest)
+        assert at_verify == [size]
+        assert digest.md5.digest() == hashlib.md5(body).digest()
+        if size > 1024:  # streamed: hashed on the CPU threads, never on the loop
+            assert digest.threads and all(t.startswith("objectd-cpu") for t in digest.threads)
+        if size:
+            assert await _read(data_path, manifest, size) == body
+    finally:
+        data_path.close()
+
+
+async def test_a_rejected_body_leaves_no_fragments(parts):
+    md, make = parts
+    data_path = make()
+
+    async def chunks():
+        yield os.urandom(200_000)
+
+    def reject() -> None:
+        raise ValueError("bad digest")
+
+    try:
+        with pytest.raises(ValueError):
+            await data_path.store(chunks(), reject, _Digest())
+        assert [f for d in data_path.stores.values() for f in d.fragment_ids()] == []
+    finally:
+        data_path.close()
+
+
+async def test_cpu_workers_sizes_the_pool(parts):
+    _, make = parts
+    default, three = make(), make(cpu_workers=3)
+    try:
+        assert default._cpu_pool._max_workers == len(os.sched_getaffinity(0))
+        assert three._cpu_pool._max_workers == 3
+    finally:
+        default.close()
+        three.close()
+    with pytest.raises(RuntimeError):
+        default._cpu_pool.submit(print)  # closed
