@@ -11,6 +11,7 @@ built, never assumed.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 
 from pyeclib.ec_iface import ECDriver, ECDriverError, ECInsufficientFragments
@@ -42,6 +43,7 @@ class ErasureCodec:
         """True when data fragments carry the segment verbatim (see data_extent)."""
         self._full_segment_parity: IsalParity | None = None
         self._full_segment_probed = False
+        self._probe_lock = threading.Lock()
 
     @property
     def k(self) -> int:
@@ -79,13 +81,15 @@ class ErasureCodec:
         :meth:`encode` with fewer copies and without holding the GIL, or None
         when the backend has none (see ``erasure.isal_parity``). One per
         stream: its output is valid only until its next call."""
-        if not self._full_segment_probed:
-            self._full_segment_probed = True
-            size = self.layout.segment_size
-            self._full_segment_parity = IsalParity.probe(
-                self.layout.backend, self.k, self.m, size, self.fragment_size(size),
-                self.header_size, self._driver.encode,
-            )
+        with self._probe_lock:
+            # Streams on other threads wait for the probe rather than take "none".
+            if not self._full_segment_probed:
+                size = self.layout.segment_size
+                self._full_segment_parity = IsalParity.probe(
+                    self.layout.backend, self.k, self.m, size, self.fragment_size(size),
+                    self.header_size, self._driver.encode,
+                )
+                self._full_segment_probed = True
         return self._full_segment_parity.fork() if self._full_segment_parity is not None else None
 
     def decode(

@@ -43,11 +43,22 @@ class DataPathSettings:
     decoding the cached segments of downloads. Each releases the GIL around
     every C call, so more threads than cores only queue for it, and each
     extra hand-off of the GIL is a futex wake-up and a context switch. Reads
-    that must wait for a disk run on the loop's default executor instead."""
+    that must wait for a disk run on the loop's default executor instead.
+    Writes go to the page cache and seldom wait, but can when the kernel
+    throttles writers of too much unwritten data: a disk slower than the
+    uploads then slows the GETs sharing these threads too."""
     encrypt: bool = True
     intent_lifetime: float = 24 * 3600.0
     """How long a write may run before the collector treats its fragments as
     left behind by a crash."""
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return len(affinity(0))
+    return os.cpu_count() or 1
 
 
 class NodeView(Protocol):
@@ -87,12 +98,13 @@ class DataPath:
         self._on_failure = nodes.report_failure if nodes is not None else None
         self._master_key = master_key
         self._codecs: dict[StripeLayout, ErasureCodec] = {}
-        workers = settings.cpu_workers or len(os.sched_getaffinity(0))
+        workers = settings.cpu_workers or usable_cpus()
         self._cpu_pool = ThreadPoolExecutor(workers, thread_name_prefix="objectd-cpu")
 
     def close(self) -> None:
-        """Stop the CPU threads (no stream may be in flight)."""
-        self._cpu_pool.shutdown(wait=True)
+        """Stop the CPU threads once they are idle (no stream may be in
+        flight); returns at once, so it may be called from the event loop."""
+        self._cpu_pool.shutdown(wait=False)
 
     def codec(self, layout: StripeLayout) -> ErasureCodec:
         """The (shared) codec for a layout."""

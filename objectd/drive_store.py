@@ -22,6 +22,7 @@ import contextlib
 import errno
 import os
 import secrets
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,6 +56,10 @@ class DriveFragmentWriter:
         self._tmp = tmp
         self._written = 0
         self._written_back = 0  # bytes whose write-back has been started
+        # Held by every use of the descriptor: an abort from the loop while a
+        # worker thread is still writing waits for that write instead of
+        # closing the number under it (which a new file could then reuse).
+        self._fd_lock = threading.Lock()
 
     async def write(self, data: bytes | memoryview) -> None:
         """Append ``data`` to the temporary file."""
@@ -63,6 +68,10 @@ class DriveFragmentWriter:
     def write_sync(self, data: bytes | memoryview | Sequence[bytes | memoryview]) -> None:
         """Append ``data``, or a sequence of buffers back to back (one vectored
         write). Blocking; for callers already off the event loop."""
+        with self._fd_lock:
+            self._write_locked(data)
+
+    def _write_locked(self, data: bytes | memoryview | Sequence[bytes | memoryview]) -> None:
         if self._fd is None:
             raise ValueError("writer is closed")
         if isinstance(data, (tuple, list)):
@@ -92,9 +101,10 @@ class DriveFragmentWriter:
 
     def commit_sync(self) -> None:
         """Blocking form of :meth:`commit`."""
-        if self._fd is None:
-            raise ValueError("writer is closed")
-        fd, self._fd = self._fd, None
+        with self._fd_lock:
+            if self._fd is None:
+                raise ValueError("writer is closed")
+            fd, self._fd = self._fd, None
         try:
             os.fsync(fd)
         finally:
@@ -116,10 +126,11 @@ class DriveFragmentWriter:
         await asyncio.get_running_loop().run_in_executor(None, self.abort_sync)
 
     def abort_sync(self) -> None:
-        """Blocking form of :meth:`abort`."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)
+        """Blocking form of :meth:`abort` (waits for a write in progress)."""
+        with self._fd_lock:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
         self._tmp.unlink(missing_ok=True)
 
 

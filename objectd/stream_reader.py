@@ -33,6 +33,13 @@ BATCH_BYTES = 4 << 20
 INLINE_OPEN_BYTES = 1 << 20
 
 
+class _Failed:
+    """A local fast-path read found a fragment missing, short or damaged."""
+
+
+_FAILED = _Failed()
+
+
 class StreamUnreadable(Exception):
     """Fewer than k good fragments of a stream could be read."""
 
@@ -63,6 +70,7 @@ class StreamReader:
         # the default executor's larger pool (whose threads may wait for a
         # disk) so that fewer threads contend for the GIL.
         self._cpu_executor = cpu_executor
+        self._local_failed = False
         # Told of every store that fails a read (the gateway's node health).
         self._on_failure = on_failure
         # Fragment indexes best first (nearest nodes, data before parity);
@@ -223,22 +231,29 @@ class StreamReader:
         drives and all good, in one thread hop: on the CPU threads when the
         kernel has every piece cached, else on the default executor. None
         sends the batch down the general path, which reads around failures
-        and reports them."""
+        and reports them; once a fragment was found missing or damaged, the
+        rest of the stream takes that path directly."""
+        if self._local_failed:
+            return None
         indexes = self._order[: self.ref.layout.k]
         stores = [self._store_for(i) for i in indexes]
         if not all(hasattr(store, "read_cached") for store in stores):
             return None
         local = dict(zip(indexes, stores))
         loop = asyncio.get_running_loop()
+        result: list[bytes | memoryview] | None | _Failed = None
         if self._cpu_executor is not None:
             result = await loop.run_in_executor(
                 self._cpu_executor, self._read_decode_local_sync, batch, local, offset, length, True
             )
-            if result is not None:
-                return result
-        return await loop.run_in_executor(
-            None, self._read_decode_local_sync, batch, local, offset, length, False
-        )
+        if result is None:  # not all cached (or no CPU threads)
+            result = await loop.run_in_executor(
+                None, self._read_decode_local_sync, batch, local, offset, length, False
+            )
+        if isinstance(result, _Failed):
+            self._local_failed = True
+            return None
+        return result
 
     def _read_decode_local_sync(
         self,
@@ -247,22 +262,27 @@ class StreamReader:
         offset: int,
         length: int,
         cached_only: bool,
-    ) -> list[bytes | memoryview] | None:
+    ) -> list[bytes | memoryview] | None | _Failed:
+        """The decoded batch; None when a piece is not cached (``cached_only``);
+        ``_FAILED`` when a read failed or came back short or bad."""
         spans: dict[int, bytes | bytearray] = {}
         for index, store in stores.items():
             fid = fragment_id(self.ref.stream_id, index)
             try:
                 data = store.read_cached(fid, offset, length) if cached_only else store.read_sync(fid, offset, length)  # type: ignore[union-attr]
             except Exception:
-                return None
-            if data is None or len(data) != length:
-                return None
+                return _FAILED
+            if data is None:
+                # Not cached, or (rarely) missing: the blocking read tells which.
+                return None if cached_only else _FAILED
+            if len(data) != length:
+                return _FAILED
             spans[index] = data
         try:
             # With exactly k pieces a bad one leaves too few: it raises.
             return self._decode_batch(batch, spans)
         except NotEnoughFragments:
-            return None
+            return _FAILED
 
     def _location(self, index: int) -> str:
         return self.ref.locations[index] if index < len(self.ref.locations) else ""

@@ -84,6 +84,7 @@ class StreamWriter:
         self._on_segment = on_segment
         # Where segments are hashed, encoded and written (None: the loop's default).
         self._executor = executor
+        self._ended = False
         self._drained = False
 
     @property
@@ -149,15 +150,17 @@ class StreamWriter:
         written (and given to ``on_segment``); fragments are not yet durable."""
         if self._drained:
             return
-        self._drained = True
-        if self._buffer:
-            segment, self._buffer = self._buffer, bytearray()
-            await self._put(segment)
-        await self._put(None)
+        if not self._ended:
+            self._ended = True
+            if self._buffer:
+                segment, self._buffer = self._buffer, bytearray()
+                await self._put(segment)
+            await self._put(None)
         assert self._worker is not None
         await self._worker
         if self._failure is not None:
             raise self._failure
+        self._drained = True  # only now may commit make the fragments durable
 
     async def commit(self) -> StreamRef:
         """Make every written fragment durable (after :meth:`drain`)."""

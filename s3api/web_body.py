@@ -132,11 +132,14 @@ class AiohttpRequestBody:
         try:
             while size < want:
                 async with asyncio.timeout(self._idle_timeout):
-                    data, _ = await content.readchunk()
+                    data, chunk_end = await content.readchunk()
                 if not data:
-                    if content.is_eof():
-                        break
-                    continue  # the end of an HTTP chunk, not of the body
+                    if chunk_end:
+                        # The end of an HTTP chunk whose bytes were read
+                        # already, not of the body (aiohttp may know the body
+                        # is complete while some of it is still buffered).
+                        continue
+                    break  # (b"", False): everything received has been read
                 parts.append(data)
                 size += len(data)
         except TimeoutError:

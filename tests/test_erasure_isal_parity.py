@@ -126,3 +126,23 @@ def test_stripe_encoder_uses_it_for_full_segments_only(codec: ErasureCodec, encr
     # encoder's parity is pyeclib's.
     partial = {i: frames_full[i] for i in (0, 3, 4, 5)}
     assert decoder.decode_segment(0, len(full), partial).data == full
+
+
+def test_streams_starting_together_all_get_the_direct_encoder() -> None:
+    codec = ErasureCodec(StripeLayout(k=4, m=2, segment_size=256 * 1024))
+    got: list[IsalParity | None] = []
+    start = threading.Barrier(4)
+
+    def first_segment() -> None:
+        start.wait()
+        got.append(codec.full_segment_encoder())
+
+    threads = [threading.Thread(target=first_segment) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(got) == 4 and all(encoder is not None for encoder in got)
+    finally:
+        codec.close()

@@ -104,3 +104,37 @@ async def test_vectored_write(drive):
     writer.write_sync([b"", b"more"])
     await writer.commit()
     assert await drive.read(FID, 0, 100) == b"head-payload-tailmore"
+
+
+def test_abort_waits_for_a_write_in_progress(tmp_path):
+    """An abort from the event loop while a worker thread is still writing must
+    not close the descriptor under the write (a new file could reuse it)."""
+    import os
+    import threading
+
+    drive = LocalDriveStore.initialize(tmp_path / "drive")
+    writer = drive.open_writer_sync(fragment_id("cd" * 16, 1))
+    inside, release = threading.Event(), threading.Event()
+    original = writer._write_locked
+
+    def slow_write(data):
+        inside.set()
+        assert release.wait(30)
+        original(data)
+
+    writer._write_locked = slow_write  # type: ignore[method-assign]
+    fd = writer._fd
+    write = threading.Thread(target=writer.write_sync, args=(b"x" * 1000,))
+    write.start()
+    assert inside.wait(30)
+    abort = threading.Thread(target=writer.abort_sync)
+    abort.start()
+    abort.join(0.2)
+    assert abort.is_alive()  # waiting for the write, descriptor still open
+    os.fstat(fd)
+    release.set()
+    write.join(30)
+    abort.join(30)
+    assert not abort.is_alive()
+    assert writer._fd is None  # closed once the write finished
+    assert list((drive.root / "tmp").iterdir()) == []

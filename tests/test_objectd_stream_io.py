@@ -410,7 +410,7 @@ async def test_uncached_batches_are_read_on_the_default_executor(drives, codec):
 
 
 async def test_a_bad_piece_in_a_cached_batch_is_read_around_and_reported(drives, codec, caplog):
-    data = os.urandom(2 * LAYOUT.segment_size)
+    data = os.urandom(8 * LAYOUT.segment_size)
     ref = await write_stream(drives, codec, data)
     path = _fragment_path(drives, ref, 1)
     raw = bytearray(path.read_bytes())
@@ -422,4 +422,30 @@ async def test_a_bad_piece_in_a_cached_batch_is_read_around_and_reported(drives,
     assert got == data
     # Parity was fetched for the damaged fragment, and the damage was logged.
     assert any(fid == fragment_id(ref.stream_id, LAYOUT.k) for _, fid, _ in log)
+    # Of the four batches only the first two (the second is read ahead while
+    # the first is sent) tried the one-hop path; once it found damage the
+    # others went to the general path directly.
+    assert [kind for kind, _, _ in log].count("cached") == 2 * LAYOUT.k
     assert any("corrupt" in r.getMessage() or "unreadable" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_failed_drain_never_lets_commit_make_fragments_durable(drives, codec):
+    writer = StreamWriter(drives, list(drives), codec, MASTER, 5)
+    await writer.open()
+    await writer.write(os.urandom(LAYOUT.segment_size))
+
+    def broken(data) -> None:
+        raise OSError(5, "I/O error")
+
+    for fragment_writer in writer._writers[:2]:
+        fragment_writer.write_sync = broken  # two of six drives fail: quorum 5 is lost
+    with pytest.raises(WriteQuorumLost):
+        for _ in range(4):  # the failure surfaces on a later write or on drain
+            await writer.write(os.urandom(LAYOUT.segment_size))
+        await writer.drain()
+    with pytest.raises(WriteQuorumLost):
+        await writer.drain()
+    with pytest.raises(RuntimeError):
+        await writer.commit()
+    await writer.abort()
+    assert all(list(d.fragment_ids()) == [] for d in drives.values())

@@ -174,6 +174,30 @@ async def test_chunked_body_arrives_in_read_size_pieces(server: Any) -> None:
     assert outcomes[0]["sizes"] == [256 * 1024, 256 * 1024, 600 * 1024 - 512 * 1024]
 
 
+@pytest.mark.parametrize("unhashed", [None, "all"])
+async def test_chunk_end_parsed_after_its_data_was_read_does_not_end_the_body(
+    server: Any, unhashed: str | None
+) -> None:
+    """A chunk exactly read_size long, its CRLF arriving later together with
+    the rest and the terminator: aiohttp then knows the body is complete while
+    the rest is still buffered, and none of it may be lost."""
+    test_server, outcomes, configure = server
+    configure(unhashed=unhashed)
+    first, rest = os.urandom(256 * 1024), os.urandom(1000)
+    reader, writer = await asyncio.open_connection(test_server.host, test_server.port)
+    head = request_head({"Transfer-Encoding": "chunked"}).replace("\n", "\r\n").encode() + b"\r\n"
+    writer.write(head + b"%x\r\n" % len(first) + first)
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the server takes the chunk's data before the rest arrives
+    writer.write(b"\r\n" + b"%x\r\n" % len(rest) + rest + b"\r\n0\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert outcomes[0]["data"] == first + rest
+    assert outcomes[0]["digest"].md5 == hashlib.md5(first + rest).digest()
+
+
 async def test_unhashed_chunks_are_hashed_by_the_consumer(server: Any) -> None:
     test_server, outcomes, configure = server
     configure(unhashed="all")
