@@ -33,6 +33,7 @@ from erasure.malloc_tuning import tune_malloc
 from objectd.certs import cert_node_ids, server_context
 from objectd.drive_store import DriveFragmentWriter
 from objectd.fragment_store import FragmentCorrupt, FragmentNotFound, StoreOffline
+from objectd.gc_tuning import tune_gc
 from objectd.node_protocol import (
     FRAGMENTS_PATH,
     HEALTH_PATH,
@@ -453,6 +454,7 @@ async def serve_node(server: NodeServer, host: str, port: int, announce: Callabl
     tune_malloc()
     try:
         url = await server.start(host, port)
+        tune_gc()
         announce(url)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)

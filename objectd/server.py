@@ -24,6 +24,7 @@ from objectd.credentials import IssuedKey, SecretBox, UserDirectory
 from objectd.data_path import DataPath, DataPathSettings, NodeView
 from objectd.drive_store import LocalDriveStore
 from objectd.fragment_store import FragmentStore
+from objectd.gc_tuning import tune_gc
 from objectd.health import health_routes
 from objectd.master_key import load_master_key
 from objectd.metadata_url import MetadataUrl
@@ -164,6 +165,7 @@ class EmbeddedServer:
             service=service,
             collector=collector,
         )
+        tune_gc()
         return self.running
 
     async def stop(self) -> None:
