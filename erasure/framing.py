@@ -68,6 +68,19 @@ FrameParts = tuple[bytes, "bytes | bytearray | memoryview", bytes]
 """A frame as its three pieces (header, payload, digest), for vectored writes."""
 
 
+def _pack_header(payload_len: int, seg_index: int, frag_index: int, encrypted: bool) -> bytes:
+    """A frame's fixed header; refuses values the format cannot hold."""
+    if payload_len > MAX_PAYLOAD:
+        raise ValueError(f"payload of {payload_len} bytes exceeds the frame limit")
+    if not 0 <= frag_index <= MAX_FRAG_INDEX:
+        raise ValueError(f"fragment index {frag_index} out of range")
+    if seg_index < 0:
+        raise ValueError(f"segment index must be non-negative, got {seg_index}")
+    return _HEADER.pack(
+        MAGIC, VERSION, FLAG_ENCRYPTED if encrypted else 0, payload_len, seg_index, frag_index, 0
+    )
+
+
 def frame_parts(
     payload: bytes | bytearray | memoryview,
     *,
@@ -79,21 +92,7 @@ def frame_parts(
     copying the payload: written back to back (``os.writev``) they are
     exactly :func:`frame`'s bytes."""
     payload_len = len(payload) if not isinstance(payload, memoryview) else payload.nbytes
-    if payload_len > MAX_PAYLOAD:
-        raise ValueError(f"payload of {payload_len} bytes exceeds the frame limit")
-    if not 0 <= frag_index <= MAX_FRAG_INDEX:
-        raise ValueError(f"fragment index {frag_index} out of range")
-    if seg_index < 0:
-        raise ValueError(f"segment index must be non-negative, got {seg_index}")
-    header = _HEADER.pack(
-        MAGIC,
-        VERSION,
-        FLAG_ENCRYPTED if encrypted else 0,
-        payload_len,
-        seg_index,
-        frag_index,
-        0,
-    )
+    header = _pack_header(payload_len, seg_index, frag_index, encrypted)
     digest = xxhash.xxh3_64(header)
     digest.update(payload)
     return header, payload, digest.digest()
@@ -114,15 +113,9 @@ def close_frame(
     payload ever being copied."""
     view = memoryview(buf).cast("B")
     payload_len = view.nbytes - FRAME_OVERHEAD
-    if payload_len < 0 or payload_len > MAX_PAYLOAD:
-        raise ValueError(f"frame room of {view.nbytes} bytes holds no valid payload")
-    if not 0 <= frag_index <= MAX_FRAG_INDEX:
-        raise ValueError(f"fragment index {frag_index} out of range")
-    if seg_index < 0:
-        raise ValueError(f"segment index must be non-negative, got {seg_index}")
-    _HEADER.pack_into(
-        view, 0, MAGIC, VERSION, FLAG_ENCRYPTED if encrypted else 0, payload_len, seg_index, frag_index, 0
-    )
+    if payload_len < 0:
+        raise ValueError(f"frame room of {view.nbytes} bytes holds no payload")
+    view[:HEADER_SIZE] = _pack_header(payload_len, seg_index, frag_index, encrypted)
     body_end = HEADER_SIZE + payload_len
     view[body_end:] = xxhash.xxh3_64_digest(view[:body_end])
 

@@ -18,6 +18,7 @@ only returns an encoder when every byte of every fragment agrees with pyeclib.
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ _MATRIX_FUNCTIONS = {
 }
 
 
+@functools.cache
 def _load_isal() -> ctypes.CDLL | None:
     """The ISA-L library bundled with pyeclib, or None when there is none."""
     try:
@@ -49,17 +51,6 @@ def _load_isal() -> ctypes.CDLL | None:
         if all(hasattr(library, name) for name in ("ec_init_tables", "ec_encode_data")):
             return library
     return None
-
-
-_library: ctypes.CDLL | None = None
-_library_loaded = False
-
-
-def _load_isal_cached() -> ctypes.CDLL | None:
-    global _library, _library_loaded
-    if not _library_loaded:
-        _library, _library_loaded = _load_isal(), True
-    return _library
 
 
 class IsalParity:
@@ -90,6 +81,7 @@ class IsalParity:
         self._block = fragment_size - self._header_size
         self._headers = list(headers)
         self._tables = tables
+        self._library = library
         self._encode_data: Callable[..., object] = library.ec_encode_data
         total = k + m
         self._buffer = bytearray(total * fragment_size)
@@ -97,7 +89,6 @@ class IsalParity:
             start = index * fragment_size
             self._buffer[start : start + self._header_size] = header
         base = ctypes.addressof(ctypes.c_char.from_buffer(self._buffer))
-        self._base = base
         starts = [base + i * fragment_size + self._header_size for i in range(total)]
         pointer_array = ctypes.c_void_p * k
         self._data_ptrs = pointer_array(*starts[:k])
@@ -125,7 +116,7 @@ class IsalParity:
         block = fragment_size - header_size
         if matrix_function is None or block * k != segment_len or block <= 0 or header_size <= 0:
             return None
-        library = _load_isal_cached()
+        library = _load_isal()
         if library is None or not hasattr(library, matrix_function):
             return None
         total = k + m
@@ -151,7 +142,7 @@ class IsalParity:
         """Another encoder with the same tables and headers and its own buffer
         (one per stream: the probe runs once per codec)."""
         return IsalParity(
-            _load_isal_cached(), self.k, self.m, self.segment_len, self.fragment_size,
+            self._library, self.k, self.m, self.segment_len, self.fragment_size,
             self._headers, self._tables,
         )
 

@@ -127,9 +127,7 @@ class StripeEncoder(_StripeStream):
         room = frame_len * len(fragments)
         frames = self._frames
         if frames is None or len(frames) != room:
-            frames = bytearray(room)
-            if full is not None and size == full.segment_len:
-                self._frames = frames  # every segment but the last reuses it
+            frames = self._frames = bytearray(room)
         view = memoryview(frames)
         out: list[Sequence[bytes | bytearray | memoryview]] = []
         for frag_index, fragment in enumerate(fragments):

@@ -139,19 +139,16 @@ class DataPath:
         writer: StreamWriter | None = None
         try:
             async for chunk in chunks:
-                if writer is not None:
-                    await writer.write(chunk)
-                    continue
-                if not buffer and len(chunk) > threshold:
-                    # A large first chunk goes to the stream as it is, uncopied.
+                if writer is None:
+                    # Small chunks gather until they pass the inline threshold;
+                    # a large first chunk goes to the stream as it is, uncopied.
+                    if buffer or len(chunk) <= threshold:
+                        buffer += chunk
+                        if len(buffer) <= threshold:
+                            continue
+                        chunk, buffer = buffer, bytearray()
                     writer = await self._open_stream(digest)
-                    await writer.write(chunk)
-                    continue
-                buffer += chunk
-                if len(buffer) > threshold:
-                    writer = await self._open_stream(digest)
-                    await writer.write(buffer)
-                    buffer = bytearray()
+                await writer.write(chunk)
             if writer is not None:
                 await writer.drain()
             elif digest is not None:

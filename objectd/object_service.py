@@ -187,8 +187,7 @@ class _CopiedBody:
 
     async def chunks(self) -> AsyncIterator[bytes | memoryview]:
         loop = asyncio.get_running_loop()
-        async for piece in self._source.read(self._range):
-            self._size += len(piece)
+        async for piece in self._unhashed():
             if len(piece) >= HASH_OFF_LOOP:
                 await loop.run_in_executor(None, self._hash, piece)
             else:

@@ -56,7 +56,7 @@ class StreamWriter:
         write_quorum: int,
         stream_id: str | None = None,
         on_failure: Callable[[str, BaseException], None] | None = None,
-        on_segment: Callable[[bytes | bytearray | memoryview], None] | None = None,
+        on_segment: Callable[[Segment], None] | None = None,
         executor: Executor | None = None,
     ) -> None:
         layout: StripeLayout = codec.layout
