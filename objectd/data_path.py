@@ -128,7 +128,9 @@ class DataPath:
 
         ``digest``, when given, is handed every byte of the body exactly once,
         in order, before ``verify`` runs: on the thread that encodes each
-        segment for a streamed body, on the event loop for an inline one.
+        segment for a streamed body, on the event loop for an inline one. No
+        buffer handed to it changes afterwards, so it may keep them and hash
+        later (the MD5 lanes of :mod:`s3api.md5_lanes` do).
 
         Returns the manifest of durable data. The caller commits it to metadata
         with the stream's intent (``manifest_intent``) and, if that commit fails,

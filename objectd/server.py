@@ -138,6 +138,7 @@ class EmbeddedServer:
             default_region=s.region,
             base_domains=tuple(s.base_domains),
             unavailable_errors=(StoreUnavailable,),
+            md5_lanes=s.md5_lanes,
         )
         app = make_app(service, users, config, extra_routes=health_routes(metadata) + self.extra_routes())
         self._runner = web.AppRunner(

@@ -37,6 +37,7 @@ class Settings:
     master_key_file: str = ""  # default: DATA_DIR/master.key
     inline_threshold: int = 32 * 1024
     cpu_workers: int = 0  # threads for the data path's CPU work (hash, encode, decode); 0: one per CPU
+    md5_lanes: bool = True  # hash concurrent uploads' MD5s together in vector lanes (when built)
     region: str = "us-east-1"
     any_region: bool = True
     base_domains: list[str] = field(default_factory=list)

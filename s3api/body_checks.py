@@ -38,6 +38,7 @@ from s3api.errors import (
     MissingContentLength,
     XAmzContentSHA256Mismatch,
 )
+from s3api.md5_lanes import LaneHasher, LaneMd5
 from s3api.service import BodyDigest, Checksum
 from s3api.sigv4 import PayloadMode
 
@@ -160,18 +161,33 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
+# Bodies from this size up (or of unknown size) take their MD5 from the lane
+# hasher, which pays off only for bodies hashed a segment at a time.
+LANE_MD5_MIN = 1024 * 1024
+
+
 class BodyDigester:
     """Computes a body's MD5 (always), SHA-256 and flexible checksum (when
     promised) as its decoded bytes arrive, then checks them against the spec.
+
+    Given a :class:`~s3api.md5_lanes.LaneHasher`, a large body's MD5 is
+    hashed together with other uploads' (bytes handed over with
+    :meth:`update_later`); call :meth:`settle` off the event loop before
+    :meth:`finish` so the last batch is not hashed on the loop.
 
     Not thread-safe, but it may be fed from a worker thread as long as one
     thread at a time feeds it, in order.
     """
 
-    def __init__(self, spec: BodySpec) -> None:
+    def __init__(self, spec: BodySpec, md5_lanes: LaneHasher | None = None) -> None:
         self.spec = spec
         self.size = 0
-        self._md5 = new_md5()
+        length = spec.decoded_length
+        self._md5: HashChecksum | LaneMd5 = (
+            md5_lanes.md5()
+            if md5_lanes is not None and (length is None or length >= LANE_MD5_MIN)
+            else new_md5()
+        )
         self._sha256 = hashlib.sha256() if spec.payload_sha256 is not None else None
         self._checksum: CrcChecksum | HashChecksum | None = (
             new_checksum(spec.checksum_algorithm) if spec.checksum_algorithm is not None else None
@@ -180,11 +196,36 @@ class BodyDigester:
     def update(self, data: bytes | bytearray | memoryview) -> None:
         """Account for the next decoded payload bytes."""
         self._md5.update(data)
+        self._update_others(data)
+
+    def update_later(self, data: bytes | bytearray | memoryview) -> None:
+        """:meth:`update` for bytes handed over: they must not change
+        afterwards, and their MD5 may be computed later, in a batch with
+        other uploads' (the other digests are computed now)."""
+        md5 = self._md5
+        if isinstance(md5, LaneMd5):
+            md5.defer(data)
+        else:
+            md5.update(data)
+        self._update_others(data)
+
+    def _update_others(self, data: bytes | bytearray | memoryview) -> None:
         if self._sha256 is not None:
             self._sha256.update(data)
         if self._checksum is not None:
             self._checksum.update(data)
         self.size += data.nbytes if isinstance(data, memoryview) else len(data)
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether bytes handed to :meth:`update_later` are not hashed yet."""
+        return isinstance(self._md5, LaneMd5) and self._md5.unhashed > 0
+
+    def settle(self) -> None:
+        """Hash whatever :meth:`update_later` left waiting (blocking: call it
+        off the event loop)."""
+        if isinstance(self._md5, LaneMd5):
+            self._md5.flush()
 
     def finish(self, trailers: Mapping[str, str] | None = None) -> BodyDigest:
         """Check every promised digest; return the body's size, MD5 and checksum.

@@ -104,7 +104,8 @@ class RequestBody(Protocol):
 
         The consumer passes every byte it took to that function exactly once,
         in order, from one thread at a time (any thread), before
-        :meth:`finish`; it saves a thread hand-off when the consumer works on
+        :meth:`finish`, and does not change a buffer it passed (it may be
+        hashed later); it saves a thread hand-off when the consumer works on
         the bytes off the event loop anyway. Use either this or
         :meth:`chunks`, once.
         """

@@ -32,6 +32,7 @@ from aiohttp import web
 from s3api.aws_chunked import AwsChunkedDecoder, Data, Trailers
 from s3api.body_checks import BodyDigester, BodySpec
 from s3api.errors import EntityTooLarge, IncompleteBody, MaxMessageLengthExceeded, RequestTimeout, S3Error
+from s3api.md5_lanes import LaneHasher
 from s3api.service import BodyDigest
 from s3api.sigv4 import ChunkSignatureChain
 
@@ -62,6 +63,7 @@ class AiohttpRequestBody:
         read_size: int,
         offload_threshold: int,
         idle_timeout: float,
+        md5_lanes: LaneHasher | None = None,
     ) -> None:
         self.spec = spec
         self._request = request
@@ -70,7 +72,7 @@ class AiohttpRequestBody:
         self._read_size = read_size
         self._offload_threshold = offload_threshold
         self._idle_timeout = idle_timeout
-        self._digester = BodyDigester(spec)
+        self._digester = BodyDigester(spec, md5_lanes)
         self._decoder = (
             AwsChunkedDecoder(spec.payload_mode, chunk_verifier, spec.trailer_names, spec.decoded_length)
             if spec.aws_chunked
@@ -241,9 +243,10 @@ class AiohttpRequestBody:
     ) -> tuple[AsyncIterator[bytes | memoryview], Callable[[bytes | bytearray | memoryview], None]]:
         """The payload as :meth:`chunks` yields it, not yet hashed, and the
         function that hashes it: the consumer passes it every chunk's bytes,
-        in order, from one thread at a time, before :meth:`finish`."""
+        in order, from one thread at a time, before :meth:`finish`, and does
+        not change them afterwards (their MD5 may be computed later)."""
         self._consumer_hashes = True
-        return self.chunks(), self._digester.update
+        return self.chunks(), self._digester.update_later
 
     async def _drain(self) -> None:
         await self._send_continue()
@@ -261,6 +264,10 @@ class AiohttpRequestBody:
         """
         if self._digest is None:
             await self._drain()
+            if self._digester.unsettled:
+                # The last MD5 batch, off the loop.
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._executor, self._digester.settle)
             if self._digester.size != self._decoded:
                 raise RuntimeError(
                     f"{self._decoded} body bytes decoded but {self._digester.size} hashed"

@@ -91,6 +91,9 @@ class S3ApiConfig:
     read_size: int = 1024 * 1024
     offload_threshold: int = 64 * 1024
     hash_workers: int = 4
+    # Large bodies' MD5s are hashed together in vector lanes (s3api.md5_lanes)
+    # when the extension is built; False: each with hashlib.
+    md5_lanes: bool = True
     # A client that sends nothing for this long mid-body gets RequestTimeout.
     body_idle_timeout: float = 60.0
     # DeleteObjects deletes this many keys at a time.

@@ -10,6 +10,7 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from s3api.body_checks import body_spec
+from s3api.md5_lanes import shared_hasher
 from s3api.routing import Operation, Target
 from s3api.service import ObjectService, Principal
 from s3api.web_auth import Authenticated
@@ -89,6 +90,7 @@ class S3Call:
             read_size=self.config.read_size,
             offload_threshold=self.config.offload_threshold,
             idle_timeout=self.config.body_idle_timeout,
+            md5_lanes=shared_hasher() if self.config.md5_lanes else None,
         )
         self.bodies.append(body)
         return body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import zlib
 
 import pytest
@@ -22,6 +23,7 @@ from s3api.errors import (
     MissingContentLength,
     XAmzContentSHA256Mismatch,
 )
+from s3api.md5_lanes import LaneHasher, available_kernels
 from s3api.service import Checksum
 from s3api.sigv4 import PayloadMode
 
@@ -163,3 +165,37 @@ def test_streaming_needs_decoded_length() -> None:
         spec({"Content-Length": "100"}, PayloadMode.STREAMING_SIGNED)
     with pytest.raises(EntityTooLarge):
         spec({"Content-Length": "10", "x-amz-decoded-content-length": "101"}, PayloadMode.STREAMING_SIGNED, max_size=100)
+
+
+@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+def test_a_large_body_takes_its_md5_from_the_lanes() -> None:
+    hasher = LaneHasher()
+    other = hasher.md5()
+    other.update(b"another upload")  # hashing, nothing waiting: deferred bytes wait
+    body = os.urandom(3 * 1024 * 1024 + 5)
+    digester = BodyDigester(spec({"Content-Length": str(len(body))}), hasher)
+    for start in range(0, len(body), 1 << 20):
+        digester.update_later(body[start : start + (1 << 20)])
+    assert digester.unsettled
+    digester.settle()
+    assert not digester.unsettled
+    assert digester.finish().md5 == hashlib.md5(body).digest()
+
+
+@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+def test_a_small_body_hashes_its_md5_at_once() -> None:
+    hasher = LaneHasher()
+    other = hasher.md5()
+    other.update(b"another upload")
+    digester = BodyDigester(spec({"Content-Length": str(len(BODY))}), hasher)
+    digester.update_later(BODY)
+    assert not digester.unsettled
+    assert digester.finish().md5 == hashlib.md5(BODY).digest()
+
+
+def test_update_later_without_lanes_is_update() -> None:
+    digester = BodyDigester(spec({"Content-Length": str(len(BODY)), "Content-MD5": MD5_B64}))
+    digester.update_later(BODY)
+    assert not digester.unsettled
+    digester.settle()
+    assert digester.finish().md5 == hashlib.md5(BODY).digest()

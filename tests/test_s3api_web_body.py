@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import threading
 import zlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from aiohttp import web
 
 from s3api.body_checks import body_spec
 from s3api.errors import BadDigest, EntityTooLarge, IncompleteBody, S3Error
+from s3api.md5_lanes import LaneHasher, available_kernels
 from s3api.sigv4 import PayloadMode
 from s3api.web_body import AiohttpRequestBody
 
@@ -343,3 +345,45 @@ async def test_no_100_continue_when_the_body_is_never_read(server: Any) -> None:
     status_and_headers = await reader.readuntil(b"\r\n\r\n")
     writer.close()
     assert status_and_headers.startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+async def test_lane_md5_waiting_at_the_end_is_settled_off_the_loop() -> None:
+    flushed_on: list[str] = []
+
+    class RecordingHasher(LaneHasher):
+        def _flush(self, lane):  # type: ignore[no-untyped-def]
+            if lane.pending_bytes:
+                flushed_on.append(threading.current_thread().name)
+            super()._flush(lane)
+
+    hasher = RecordingHasher()
+    other = hasher.md5()
+    other.update(b"another upload, hashing but with nothing waiting")
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="body-worker")
+    received: list[Any] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        spec = body_spec(request.headers, PayloadMode.UNSIGNED, None, max_size=10**9)
+        body = AiohttpRequestBody(
+            request, spec, executor=executor, chunk_verifier=None, max_size=10**9,
+            read_size=256 * 1024, offload_threshold=64 * 1024, idle_timeout=30.0, md5_lanes=hasher,
+        )
+        chunks, digest_update = body.chunks_unhashed()
+        async for data in chunks:
+            digest_update(data)  # deferred: the other upload has nothing waiting
+        received.append(await body.finish())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_put("/{tail:.*}", handler)
+    loopback = LoopbackServer(app)
+    await loopback.start()
+    try:
+        data = os.urandom(2 * 1024 * 1024)
+        await exchange(loopback, request_head({"Content-Length": str(len(data))}), data)
+    finally:
+        await loopback.close()
+        executor.shutdown()
+    assert received[0].md5 == hashlib.md5(data).digest()
+    assert flushed_on and all(name.startswith("body-worker") for name in flushed_on)
