@@ -5,7 +5,9 @@ segments, and a single worker task encodes, seals and frames each segment
 (:class:`erasure.stripe.StripeEncoder`) and appends frame i to fragment i on
 its store. Segments go to the worker through a bounded queue, so receiving
 the next segment overlaps encoding and writing the previous one, and memory
-stays bounded by the queue depth whatever the object size (invariant 6).
+stays bounded by the queue depth whatever the object size (invariant 6);
+an ``on_segment`` consumer may keep segments a while longer (the MD5 lanes
+hold at most their backlog, 4 MiB, per upload).
 
 A store that fails mid-stream is dropped and its location recorded as "";
 the stream fails only when fewer than ``write_quorum`` fragments survive.

@@ -161,8 +161,8 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-# Bodies from this size up (or of unknown size) take their MD5 from the lane
-# hasher, which pays off only for bodies hashed a segment at a time.
+# Bodies announced at this size or more take their MD5 from the lane hasher,
+# which pays off only for bodies hashed a segment at a time off the loop.
 LANE_MD5_MIN = 1024 * 1024
 
 
@@ -185,7 +185,7 @@ class BodyDigester:
         length = spec.decoded_length
         self._md5: HashChecksum | LaneMd5 = (
             md5_lanes.md5()
-            if md5_lanes is not None and (length is None or length >= LANE_MD5_MIN)
+            if md5_lanes is not None and length is not None and length >= LANE_MD5_MIN
             else new_md5()
         )
         self._sha256 = hashlib.sha256() if spec.payload_sha256 is not None else None
@@ -218,8 +218,16 @@ class BodyDigester:
 
     @property
     def unsettled(self) -> bool:
-        """Whether bytes handed to :meth:`update_later` are not hashed yet."""
-        return isinstance(self._md5, LaneMd5) and self._md5.unhashed > 0
+        """Whether bytes handed to :meth:`update_later` are not all hashed
+        yet (waiting, or in a batch another thread is hashing): then
+        :meth:`finish` would block, and :meth:`settle` belongs off the loop."""
+        return isinstance(self._md5, LaneMd5) and not self._md5.settled
+
+    def close(self) -> None:
+        """The body will not be finished (its request failed): release what
+        its MD5 holds, so other uploads do not wait for it."""
+        if isinstance(self._md5, LaneMd5):
+            self._md5.close()
 
     def settle(self) -> None:
         """Hash whatever :meth:`update_later` left waiting (blocking: call it

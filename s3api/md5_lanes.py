@@ -17,7 +17,9 @@ it and hashes them in batches:
 
 The thread whose segment completes a batch runs it, with the GIL released;
 the hasher owns no thread. A buffer handed to :meth:`LaneMd5.defer` is kept
-until hashed, so it must not change afterwards.
+until hashed, so it must not change afterwards. A stream whose upload failed
+is closed (:meth:`LaneMd5.close`) so that it stops holding the others back;
+one merely dropped stops when it is freed.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class _Lane:
     pending: list[memoryview] = field(default_factory=list)
     pending_bytes: int = 0
     busy: bool = False  # a batch is hashing it; only that batch touches state and carry
+    error: BaseException | None = None  # a batch failed: the state is unusable
+    closed: bool = False
 
 
 class _Cursor:
@@ -132,7 +136,9 @@ class LaneHasher:
 
     # -- internals ---------------------------------------------------------
 
-    def _defer(self, lane: _Lane, data: bytes | bytearray | memoryview) -> None:
+    def _defer(self, lane: _Lane, data: bytes | bytearray | memoryview, *, run: bool = True) -> None:
+        """Queue ``data`` on ``lane``; run a batch here if one is now due
+        (unless not ``run``: the caller flushes the lane itself)."""
         view = memoryview(data).cast("B")
         if not view.nbytes:
             return
@@ -140,24 +146,33 @@ class LaneHasher:
             lane.pending.append(view)
             lane.pending_bytes += view.nbytes
             self._hashing[lane] = None
-            batch = self._ready_batch(lane)
+            batch = self._ready_batch(lane) if run else None
         if batch:
             self._hash(batch)
 
-    def _flush(self, lane: _Lane) -> None:
-        """Return once every byte handed to ``lane`` is in its state."""
+    def _flush(self, lane: _Lane, *, alone: bool = False) -> None:
+        """Return once every byte handed to ``lane`` is in its state; other
+        streams' waiting bytes go along unless ``alone``."""
         while True:
             with self._lock:
                 while lane.busy:
                     self._idle.wait()
                 if not lane.pending_bytes:
                     return
-                batch = self._take(lane)
+                batch = self._take(lane, alone=alone)
             self._hash(batch)
 
-    def _forget(self, lane: _Lane) -> None:
+    def _settled(self, lane: _Lane) -> bool:
+        with self._lock:
+            return not lane.pending_bytes and not lane.busy
+
+    def _forget(self, lane: _Lane, *, discard: bool = False) -> None:
         with self._lock:
             self._hashing.pop(lane, None)
+            if discard:
+                lane.closed = True
+                lane.pending = []
+                lane.pending_bytes = 0
 
     def _ready_batch(self, lane: _Lane) -> list[tuple[_Lane, list[memoryview]]] | None:
         """(Lock held.) A batch including ``lane`` if it is due, else None."""
@@ -171,10 +186,10 @@ class LaneHasher:
             return self._take(lane)
         return None
 
-    def _take(self, lane: _Lane) -> list[tuple[_Lane, list[memoryview]]]:
-        """(Lock held.) Mark ``lane`` and the fullest other waiting lanes busy
-        and take their pending buffers."""
-        others = sorted(
+    def _take(self, lane: _Lane, *, alone: bool = False) -> list[tuple[_Lane, list[memoryview]]]:
+        """(Lock held.) Mark ``lane`` and (unless ``alone``) the fullest other
+        waiting lanes busy and take their pending buffers."""
+        others = [] if alone else sorted(
             (other for other in self._hashing if other is not lane and not other.busy and other.pending_bytes),
             key=lambda other: other.pending_bytes,
             reverse=True,
@@ -205,6 +220,11 @@ class LaneHasher:
                 for cursor, _ in runs:
                     cursor.advance(nblocks * _BLOCK)
                 cursors = [cursor for cursor, _ in runs]
+        except BaseException as exc:
+            # Every stream of the batch lost bytes: its digest must fail, not lie.
+            for lane, _ in batch:
+                lane.error = exc
+            raise
         finally:
             with self._lock:
                 for lane, _ in batch:
@@ -230,15 +250,19 @@ class LaneMd5:
     def defer(self, data: bytes | bytearray | memoryview) -> None:
         """Add ``data``, to be hashed when a batch is due; ``data`` must not
         change afterwards (it is kept, not copied)."""
+        self._check_open()
         self._hasher._defer(self._lane, data)
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
-        """Add ``data`` and hash it now (with whatever else is waiting)."""
-        self._hasher._defer(self._lane, data)
-        self._hasher._flush(self._lane)
+        """Add ``data`` and hash it now, on this thread: this stream's bytes
+        only, so a caller on the event loop never hashes other uploads'."""
+        self._check_open()
+        self._hasher._defer(self._lane, data, run=False)
+        self._hasher._flush(self._lane, alone=True)
 
     def flush(self) -> None:
-        """Hash everything deferred so far, on this thread if it is waiting."""
+        """Hash everything deferred so far, on this thread if it is waiting
+        (with other streams' waiting bytes); blocking."""
         self._hasher._flush(self._lane)
 
     @property
@@ -246,12 +270,26 @@ class LaneMd5:
         """Bytes deferred and not hashed yet."""
         return self._lane.pending_bytes
 
+    @property
+    def settled(self) -> bool:
+        """Whether every byte added is in the state: :meth:`digest` will not
+        wait (for a batch to be due, or for one that is hashing it)."""
+        return self._hasher._settled(self._lane)
+
+    def close(self) -> None:
+        """Give up the stream (its upload failed): it stops holding other
+        streams back at once, and its waiting bytes are dropped."""
+        self._hasher._forget(self._lane, discard=True)
+
     def digest(self) -> bytes:
         """The MD5 of everything added; the stream stops counting as one that
         is hashing (until more is added)."""
         lane = self._lane
+        self._check_open()
         self._hasher._flush(lane)
         self._hasher._forget(lane)
+        if lane.error is not None:
+            raise RuntimeError("MD5 lanes failed while hashing this stream") from lane.error
         length = lane.hashed + len(lane.carry)
         tail = bytearray(lane.carry)
         tail += b"\x80" + bytes((55 - len(lane.carry)) % _BLOCK)
@@ -263,6 +301,12 @@ class LaneMd5:
     def hexdigest(self) -> str:
         """:meth:`digest` as lower-case hex."""
         return self.digest().hex()
+
+    def _check_open(self) -> None:
+        if self._lane.closed:
+            raise ValueError("MD5 stream closed")
+        if self._lane.error is not None:
+            raise RuntimeError("MD5 lanes failed while hashing this stream") from self._lane.error
 
     def __del__(self) -> None:
         # Dropped undigested (a failed upload): stop waiting for this stream.

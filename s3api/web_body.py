@@ -252,9 +252,10 @@ class AiohttpRequestBody:
         await self._send_continue()
         while (piece := await self._take_next()) is not None:
             if self._consumer_hashes:
-                # Never handed to the consumer, so hashed here.
+                # Never handed to the consumer, so hashed here (pieces never
+                # change; finish() settles their MD5 off the loop).
                 for data in piece:
-                    self._digester.update(data)
+                    self._digester.update_later(data)
 
     async def finish(self) -> BodyDigest:
         """Read what is left, then verify every digest the client sent.
@@ -291,7 +292,10 @@ class AiohttpRequestBody:
         return bytes(buffer)
 
     def close(self) -> None:
-        """Stop reading ahead (the request is over)."""
+        """Stop reading ahead (the request is over); a body never finished
+        releases its MD5 stream."""
+        if self._digest is None:
+            self._digester.close()
         pending, self._pending = self._pending, None
         if pending is None:
             return

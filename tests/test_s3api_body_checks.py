@@ -199,3 +199,27 @@ def test_update_later_without_lanes_is_update() -> None:
     assert not digester.unsettled
     digester.settle()
     assert digester.finish().md5 == hashlib.md5(BODY).digest()
+
+
+@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+def test_a_failed_body_releases_its_md5_stream() -> None:
+    hasher = LaneHasher()
+    body = bytes(2 * 1024 * 1024)
+    failed = BodyDigester(spec({"Content-Length": str(len(body))}), hasher)
+    failed.update_later(body[:1024])
+    kept = hasher.md5()
+    kept.update(b"x")
+    kept.defer(b"y" * 4096)
+    assert kept.unhashed == 4096  # the failed body counts as hashing
+    failed.close()
+    kept.defer(b"z")
+    assert kept.unhashed == 0
+
+
+@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+def test_a_body_of_unknown_length_hashes_its_md5_at_once() -> None:
+    hasher = LaneHasher()
+    hasher.md5().update(b"another upload")
+    digester = BodyDigester(spec({"Transfer-Encoding": "chunked"}, length_required=False), hasher)
+    digester.update_later(bytes(2 * 1024 * 1024))
+    assert not digester.unsettled
