@@ -60,3 +60,11 @@ def test_cpu_workers_from_file_and_env(tmp_path: Path):
     assert load_settings(str(cfg), env={}).cpu_workers == 3
     assert load_settings(None, env={"OBJECTD_CPU_WORKERS": "1"}).cpu_workers == 1
     assert load_settings(None, env={}).cpu_workers == 0  # one per CPU
+
+
+def test_md5_lanes_on_by_default_and_switchable(tmp_path: Path):
+    assert load_settings(None, env={}).md5_lanes is True
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("md5_lanes: false\n")
+    assert load_settings(str(cfg), env={}).md5_lanes is False
+    assert load_settings(None, env={"OBJECTD_MD5_LANES": "false"}).md5_lanes is False
