@@ -309,9 +309,10 @@ class LaneMd5:
             raise RuntimeError("MD5 lanes failed while hashing this stream") from self._lane.error
 
     def __del__(self) -> None:
-        # Dropped undigested (a failed upload): stop waiting for this stream.
-        if self._lane in self._hasher._hashing:
-            self._hasher._dropped.append(self._lane)
+        # Dropped undigested: stop waiting for this stream.
+        lane = getattr(self, "_lane", None)
+        if lane is not None and lane in self._hasher._hashing:
+            self._hasher._dropped.append(lane)
 
 
 _shared: LaneHasher | None = None

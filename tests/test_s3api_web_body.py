@@ -137,6 +137,18 @@ async def exchange(test_server: LoopbackServer, head: str, body: bytes = b"", *,
     return answer
 
 
+async def put_through(handler: Callable[[web.Request], Any], data: bytes) -> None:
+    """PUT ``data`` with a Content-Length to a loopback server running ``handler``."""
+    app = web.Application()
+    app.router.add_put("/{tail:.*}", handler)
+    loopback = LoopbackServer(app)
+    await loopback.start()
+    try:
+        await exchange(loopback, request_head({"Content-Length": str(len(data))}), data)
+    finally:
+        await loopback.close()
+
+
 def request_head(headers: dict[str, str]) -> str:
     lines = ["PUT /b/k HTTP/1.1", "Host: localhost", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
@@ -238,15 +250,8 @@ async def test_bytes_the_consumer_never_took_are_hashed_by_finish(server: Any) -
             received.append(await body.finish())
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_put("/{tail:.*}", handler)
-    loopback = LoopbackServer(app)
-    await loopback.start()
-    try:
-        data = os.urandom(500 * 1024)
-        await exchange(loopback, request_head({"Content-Length": str(len(data))}), data)
-    finally:
-        await loopback.close()
+    data = os.urandom(500 * 1024)
+    await put_through(handler, data)
     assert received[0].md5 == hashlib.md5(data).digest()
     assert received[0].size == len(data)
 
@@ -376,15 +381,10 @@ async def test_lane_md5_waiting_at_the_end_is_settled_off_the_loop() -> None:
         received.append(await body.finish())
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_put("/{tail:.*}", handler)
-    loopback = LoopbackServer(app)
-    await loopback.start()
+    data = os.urandom(2 * 1024 * 1024)
     try:
-        data = os.urandom(2 * 1024 * 1024)
-        await exchange(loopback, request_head({"Content-Length": str(len(data))}), data)
+        await put_through(handler, data)
     finally:
-        await loopback.close()
         executor.shutdown()
     assert received[0].md5 == hashlib.md5(data).digest()
     assert flushed_on and all(name.startswith("body-worker") for name in flushed_on)
