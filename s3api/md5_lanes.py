@@ -188,17 +188,30 @@ class LaneHasher:
 
     def _take(self, lane: _Lane, *, alone: bool = False) -> list[tuple[_Lane, list[memoryview]]]:
         """(Lock held.) Mark ``lane`` and (unless ``alone``) the fullest other
-        waiting lanes busy and take their pending buffers."""
+        waiting lanes busy and take their pending buffers: all of them for a
+        lane alone; with others, about as many bytes from each as the least
+        of them has (whole buffers), since what one lane has beyond the
+        others would go through the kernel alone, and is better left for the
+        next batch, where it has company."""
         others = [] if alone else sorted(
             (other for other in self._hashing if other is not lane and not other.busy and other.pending_bytes),
             key=lambda other: other.pending_bytes,
             reverse=True,
         )
+        members = [lane, *others[: LANE_COUNT - 1]]
+        share = min(member.pending_bytes for member in members) if len(members) > 1 else None
         batch = []
-        for member in [lane, *others[: LANE_COUNT - 1]]:
-            batch.append((member, member.pending))
-            member.pending = []
-            member.pending_bytes = 0
+        for member in members:
+            views = member.pending
+            count = len(views)
+            if share is not None:
+                taken = count = 0
+                while taken < share:
+                    taken += views[count].nbytes
+                    count += 1
+            batch.append((member, views[:count]))
+            member.pending = views[count:]
+            member.pending_bytes = sum(view.nbytes for view in member.pending)
             member.busy = True
         return batch
 

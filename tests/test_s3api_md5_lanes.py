@@ -317,3 +317,19 @@ def test_a_failed_batch_fails_every_digest_in_it(monkeypatch: pytest.MonkeyPatch
     for md5 in (first, second):
         with pytest.raises(RuntimeError, match="failed"):
             md5.digest()
+
+
+def test_a_batch_takes_even_shares_and_leaves_the_rest_for_company(monkeypatch: pytest.MonkeyPatch) -> None:
+    hasher = LaneHasher()
+    ahead, behind = hasher.md5(), hasher.md5()
+    for md5 in (ahead, behind):
+        md5.update(bytes(64))
+    kernel = CountingKernel(monkeypatch)
+    pieces = [os.urandom(4096) for _ in range(3)]
+    for piece in pieces:
+        ahead.defer(piece)
+    behind.defer(b"b" * 4096)
+    assert kernel.lanes == [2]  # one pass of both, nothing alone
+    assert ahead.unhashed == 8192 and behind.unhashed == 0
+    assert ahead.digest() == hashlib.md5(bytes(64) + b"".join(pieces)).digest()
+    assert behind.digest() == hashlib.md5(bytes(64) + b"b" * 4096).digest()
