@@ -70,11 +70,10 @@ class _Lane:
 class _Cursor:
     """Walks one lane's share of a batch, handing out whole blocks."""
 
-    def __init__(self, lane: _Lane, views: list[memoryview], kernel: str) -> None:
+    def __init__(self, lane: _Lane, views: list[memoryview]) -> None:
         self.lane = lane
         self._views = deque(views)
         self._view: memoryview | None = None
-        self._kernel = kernel
 
     def run(self) -> memoryview | None:
         """The next stretch of at least one whole block, or None when the
@@ -218,7 +217,7 @@ class LaneHasher:
     def _hash(self, batch: list[tuple[_Lane, list[memoryview]]]) -> None:
         """Hash a batch taken by :meth:`_take` (lock not held)."""
         try:
-            cursors = [_Cursor(lane, views, self.kernel) for lane, views in batch]
+            cursors = [_Cursor(lane, views) for lane, views in batch]
             while True:
                 runs = [(cursor, view) for cursor in cursors if (view := cursor.run()) is not None]
                 if not runs:
