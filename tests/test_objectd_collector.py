@@ -9,27 +9,16 @@ import time
 
 import pytest
 
-from erasure.layout import StripeLayout
-from metadata.sqlite_store import SqliteStore
 from objectd.collector import GarbageCollector
-from objectd.data_path import DataPath, DataPathSettings
-from objectd.drive_store import LocalDriveStore
+from objectd.data_path import DataPath
 from objectd.manifest import Manifest
-from placement.ring import Ring, RingNode
-
-LAYOUT = StripeLayout(k=4, m=2, segment_size=64 * 1024)
+from tests.local_data_path import local_data_path
 
 
 @pytest.fixture
 async def parts(tmp_path):
-    md = SqliteStore(str(tmp_path / "md.db"), garbage_grace=0)
-    await md.open()
-    drives = {d.store_id: d for d in (LocalDriveStore.initialize(tmp_path / f"drive-{i}") for i in range(6))}
-    data = DataPath(md, drives, Ring(RingNode(i) for i in drives),
-                    DataPathSettings(layout=LAYOUT, inline_threshold=1024, intent_lifetime=3600),
-                    bytes(range(32)))
-    yield md, drives, data
-    await md.close()
+    async with local_data_path(tmp_path) as (md, drives, make):
+        yield md, drives, make(intent_lifetime=3600)
 
 
 async def store_body(data: DataPath, size: int) -> Manifest:

@@ -23,9 +23,10 @@ from s3api.errors import (
     MissingContentLength,
     XAmzContentSHA256Mismatch,
 )
-from s3api.md5_lanes import LaneHasher, available_kernels
+from s3api.md5_lanes import LaneHasher
 from s3api.service import Checksum
 from s3api.sigv4 import PayloadMode
+from tests.lane_kernels import needs_md5_lanes
 
 BODY = b"The quick brown fox jumps over the lazy dog" * 100
 MD5_B64 = base64.b64encode(hashlib.md5(BODY).digest()).decode()
@@ -167,7 +168,7 @@ def test_streaming_needs_decoded_length() -> None:
         spec({"Content-Length": "10", "x-amz-decoded-content-length": "101"}, PayloadMode.STREAMING_SIGNED, max_size=100)
 
 
-@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+@needs_md5_lanes
 def test_a_large_body_takes_its_md5_from_the_lanes() -> None:
     hasher = LaneHasher()
     other = hasher.md5()
@@ -182,7 +183,7 @@ def test_a_large_body_takes_its_md5_from_the_lanes() -> None:
     assert digester.finish().md5 == hashlib.md5(body).digest()
 
 
-@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+@needs_md5_lanes
 def test_a_small_body_hashes_its_md5_at_once() -> None:
     hasher = LaneHasher()
     other = hasher.md5()
@@ -201,7 +202,7 @@ def test_update_later_without_lanes_is_update() -> None:
     assert digester.finish().md5 == hashlib.md5(BODY).digest()
 
 
-@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+@needs_md5_lanes
 def test_a_failed_body_releases_its_md5_stream() -> None:
     hasher = LaneHasher()
     body = bytes(2 * 1024 * 1024)
@@ -216,7 +217,7 @@ def test_a_failed_body_releases_its_md5_stream() -> None:
     assert kept.unhashed == 0
 
 
-@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+@needs_md5_lanes
 def test_a_body_of_unknown_length_hashes_its_md5_at_once() -> None:
     hasher = LaneHasher()
     hasher.md5().update(b"another upload")

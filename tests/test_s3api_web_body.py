@@ -18,8 +18,9 @@ from aiohttp import web
 
 from s3api.body_checks import body_spec
 from s3api.errors import BadDigest, EntityTooLarge, IncompleteBody, S3Error
-from s3api.md5_lanes import LaneHasher, available_kernels
+from s3api.md5_lanes import LaneHasher
 from s3api.sigv4 import PayloadMode
+from tests.lane_kernels import needs_md5_lanes
 from s3api.web_body import AiohttpRequestBody
 
 Outcome = dict[str, Any]
@@ -352,7 +353,7 @@ async def test_no_100_continue_when_the_body_is_never_read(server: Any) -> None:
     assert status_and_headers.startswith(b"HTTP/1.1 200")
 
 
-@pytest.mark.skipif(not available_kernels(), reason="s3api._md5_lanes is not built")
+@needs_md5_lanes
 async def test_lane_md5_waiting_at_the_end_is_settled_off_the_loop() -> None:
     flushed_on: list[str] = []
 
