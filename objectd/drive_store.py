@@ -9,7 +9,9 @@ Layout under the drive's root::
 A fragment is written under a temporary name, fsynced, renamed into place and
 its folder fsynced (DESIGN invariant 2); committed files are never rewritten.
 Write-back of each MiB written is started at once (``objectd.writeback``), so
-the commit's fsync does not find a whole fragment still to write.
+the commit's fsync does not find a whole fragment still to write. A fragment
+written with ``cached=False`` (parity, read only to repair) has its pages
+dropped from the page cache once the disk has them.
 All file work runs in the default thread pool, never on the event loop,
 except :meth:`LocalDriveStore.read_cached`, which reads only what the kernel
 has cached and so never waits for the disk.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import os
 import secrets
 import threading
@@ -28,7 +31,7 @@ from pathlib import Path
 
 from objectd.cached_read import read_cached
 from objectd.fragment_store import FRAGMENT_ID, FragmentNotFound, StoreOffline
-from objectd.writeback import WRITEBACK_STEP, start_writeback
+from objectd.writeback import WRITEBACK_STEP, drop_cached, start_writeback
 
 ID_FILE = "objectd-drive.id"
 
@@ -49,13 +52,15 @@ def _fsync_dir(path: Path) -> None:
 class DriveFragmentWriter:
     """A fragment being written to a temporary file on a drive."""
 
-    def __init__(self, store: LocalDriveStore, fragment_id: str, fd: int, tmp: Path) -> None:
+    def __init__(self, store: LocalDriveStore, fragment_id: str, fd: int, tmp: Path,
+                 cached: bool = True) -> None:
         self._store = store
         self._fragment_id = fragment_id
         self._fd: int | None = fd
         self._tmp = tmp
         self._written = 0
         self._written_back = 0  # bytes whose write-back has been started
+        self._cached = cached
         # Held by every use of the descriptor: an abort from the loop while a
         # worker thread is still writing waits for that write instead of
         # closing the number under it (which a new file could then reuse).
@@ -86,6 +91,10 @@ class DriveFragmentWriter:
         if self._written - self._written_back >= WRITEBACK_STEP:
             # The commit's fsync then finds little left to write.
             start_writeback(self._fd, self._written_back, self._written - self._written_back)
+            if not self._cached and self._written_back:
+                # The previous steps' write-back has had a step's time to
+                # finish; the kernel skips whatever pages are still in flight.
+                drop_cached(self._fd, 0, self._written_back)
             self._written_back = self._written
 
     def _write_all(self, view: memoryview) -> None:
@@ -107,6 +116,8 @@ class DriveFragmentWriter:
             fd, self._fd = self._fd, None
         try:
             os.fsync(fd)
+            if not self._cached:
+                drop_cached(fd, 0, 0)  # every page is clean now
         finally:
             os.close(fd)
         final = self._store.path_of(self._fragment_id)
@@ -161,13 +172,14 @@ class LocalDriveStore:
         if not (self.root / ID_FILE).exists():
             raise StoreOffline(f"drive {self.store_id} at {self.root} is not available")
 
-    async def open_writer(self, fragment_id: str) -> DriveFragmentWriter:
-        """Open a temporary file for a new fragment."""
+    async def open_writer(self, fragment_id: str, *, cached: bool = True) -> DriveFragmentWriter:
+        """Open a temporary file for a new fragment; ``cached=False`` keeps
+        its bytes out of the page cache once they are on the disk."""
         return await asyncio.get_running_loop().run_in_executor(
-            None, self.open_writer_sync, fragment_id
+            None, functools.partial(self.open_writer_sync, fragment_id, cached=cached)
         )
 
-    def open_writer_sync(self, fragment_id: str) -> DriveFragmentWriter:
+    def open_writer_sync(self, fragment_id: str, *, cached: bool = True) -> DriveFragmentWriter:
         """Blocking form of :meth:`open_writer`."""
         _check_id(fragment_id)
         self._require_online()
@@ -176,7 +188,7 @@ class LocalDriveStore:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileNotFoundError as exc:
             raise StoreOffline(str(exc)) from exc
-        return DriveFragmentWriter(self, fragment_id, fd, tmp)
+        return DriveFragmentWriter(self, fragment_id, fd, tmp, cached)
 
     async def read(self, fragment_id: str, offset: int, length: int) -> bytes:
         """Read a byte range of a committed fragment."""

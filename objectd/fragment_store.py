@@ -59,8 +59,10 @@ class FragmentStore(Protocol):
 
     store_id: str
 
-    async def open_writer(self, fragment_id: str) -> FragmentWriter:
-        """Start writing a new fragment (never overwrites a committed one)."""
+    async def open_writer(self, fragment_id: str, *, cached: bool = True) -> FragmentWriter:
+        """Start writing a new fragment (never overwrites a committed one).
+        ``cached=False``: it will be read only to repair (a parity fragment),
+        so the store need not keep it in memory once it is durable."""
         ...
 
     async def read(self, fragment_id: str, offset: int, length: int) -> bytes:

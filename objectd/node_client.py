@@ -36,6 +36,7 @@ from objectd.node_protocol import (
     MAX_READ,
     ErrorCode,
     NodeInfo,
+    cache_header,
     error_code_of,
     fragment_path,
     parse_fragment_page,
@@ -146,11 +147,12 @@ class RemoteNodeStore:
 
     # -- FragmentStore -----------------------------------------------------
 
-    async def open_writer(self, fragment_id: str) -> RemoteFragmentWriter:
+    async def open_writer(self, fragment_id: str, *, cached: bool = True) -> RemoteFragmentWriter:
         """Start the PUT of a new fragment; returns once the node has accepted
         it (FileExistsError if it exists, StoreOffline if the node cannot
-        take it, NodeRequestFailed for other refusals)."""
-        writer = RemoteFragmentWriter(self, fragment_id)
+        take it, NodeRequestFailed for other refusals). ``cached=False`` asks
+        the node not to keep it in its page cache (a parity fragment)."""
+        writer = RemoteFragmentWriter(self, fragment_id, cached)
         await writer.start()
         return writer
 
@@ -252,9 +254,10 @@ class RemoteNodeStore:
 class RemoteFragmentWriter:
     """One fragment streaming to a node as the body of a single PUT."""
 
-    def __init__(self, store: RemoteNodeStore, fragment_id: str) -> None:
+    def __init__(self, store: RemoteNodeStore, fragment_id: str, cached: bool = True) -> None:
         self._store = store
         self.fragment_id = fragment_id
+        self._headers = {"Content-Type": "application/octet-stream", **cache_header(cached)}
         self._path = fragment_path(fragment_id)
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(WRITE_QUEUE_DEPTH)
         self._accepted = asyncio.Event()
@@ -277,8 +280,7 @@ class RemoteFragmentWriter:
                                         sock_read=store.write_timeout)
         async with store.session.put(
             store.base_url + self._path, data=self._body(), expect100=True,
-            server_hostname=store.server_name, timeout=timeout,
-            headers={"Content-Type": "application/octet-stream"},
+            server_hostname=store.server_name, timeout=timeout, headers=self._headers,
         ) as resp:
             if resp.status == 201:
                 return resp.status, await resp.json()

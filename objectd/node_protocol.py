@@ -109,6 +109,26 @@ def fragment_path(fragment_id: str) -> str:
     return f"{FRAGMENTS_PATH}/{fragment_id}"
 
 
+CACHE_HEADER = "X-Objectd-Cache"
+"""On a fragment PUT: ``keep`` (the default) or ``drop``, the latter for a
+fragment read only to repair, whose pages the node need not keep cached."""
+
+
+def cache_header(cached: bool) -> dict[str, str]:
+    """The headers of a fragment PUT saying whether to keep it cached."""
+    return {} if cached else {CACHE_HEADER: "drop"}
+
+
+def parse_cache_header(value: str | None) -> bool:
+    """Whether a fragment PUT asks its fragment kept cached (RequestInvalid
+    for a value other than ``keep`` or ``drop``)."""
+    if value is None or value == "keep":
+        return True
+    if value == "drop":
+        return False
+    raise RequestInvalid(f"{CACHE_HEADER} must be keep or drop, not {value[:40]!r}")
+
+
 def range_header(offset: int, length: int) -> str:
     """The ``Range`` header asking ``length`` bytes at ``offset``."""
     if offset < 0 or length < 1:

@@ -35,6 +35,7 @@ from objectd.drive_store import DriveFragmentWriter
 from objectd.fragment_store import FragmentCorrupt, FragmentNotFound, StoreOffline
 from objectd.gc_tuning import tune_gc
 from objectd.node_protocol import (
+    CACHE_HEADER,
     FRAGMENTS_PATH,
     HEALTH_PATH,
     INFO_PATH,
@@ -46,6 +47,7 @@ from objectd.node_protocol import (
     RequestInvalid,
     content_range,
     error_document,
+    parse_cache_header,
     parse_list_query,
     parse_range,
     valid_fragment_id,
@@ -181,10 +183,14 @@ class NodeService:
         # so two commits of one id never race (the rename would replace).
         if fragment_id in self._writing:
             return error_response(ErrorCode.BUSY, "the fragment is being written")
+        try:
+            cached = parse_cache_header(request.headers.get(CACHE_HEADER))
+        except RequestInvalid as exc:
+            return error_response(ErrorCode.BAD_REQUEST, str(exc))
         self._writing.add(fragment_id)
         try:
             try:
-                writer = await self._run(self.store.open_writer, fragment_id)
+                writer = await self._run(self.store.open_writer, fragment_id, cached)
             except StoreOffline as exc:
                 return error_response(ErrorCode.OFFLINE, str(exc))
             return await self._receive(request, fragment_id, writer)

@@ -230,9 +230,10 @@ class NodeStore:
             self.require_online()
             return None
 
-    def open_writer(self, fragment_id: str) -> DriveFragmentWriter:
-        """A writer of a new fragment under tmp/ (see :meth:`commit`)."""
-        return self.drive.open_writer_sync(fragment_id)
+    def open_writer(self, fragment_id: str, cached: bool = True) -> DriveFragmentWriter:
+        """A writer of a new fragment under tmp/ (see :meth:`commit`);
+        ``cached=False`` drops its pages from the page cache once written."""
+        return self.drive.open_writer_sync(fragment_id, cached=cached)
 
     def commit(self, writer: DriveFragmentWriter, size: int) -> None:
         """Make a written fragment durable and visible (FileExistsError if

@@ -72,6 +72,9 @@ class StreamWriter:
         data_key = new_data_key() if master_key is not None else None
         self._wrapped_key = wrap_data_key(master_key, data_key) if master_key and data_key else None
         self._encoder = StripeEncoder(layout, codec, bytes.fromhex(self.stream_id), data_key)
+        # GETs read only the data fragments of a systematic code; parity is
+        # read to repair, so the stores need not keep it cached.
+        self._read_by_gets = layout.k if codec.is_systematic else layout.fragment_count
         self._writers: list[FragmentWriter | None] = [None] * layout.fragment_count
         self._buffer = bytearray()
         self._size = 0
@@ -113,7 +116,9 @@ class StreamWriter:
                 self._drop(index, f"store {location!r} unknown")
                 return
             try:
-                self._writers[index] = await store.open_writer(fragment_id(self.stream_id, index))
+                self._writers[index] = await store.open_writer(
+                    fragment_id(self.stream_id, index), cached=index < self._read_by_gets
+                )
             except Exception as exc:  # a dead store must not fail the PUT
                 self._drop(index, f"open failed: {exc!r}", exc)
 

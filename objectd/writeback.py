@@ -1,4 +1,5 @@
-"""Starting the disk write of a file's dirty pages early, without waiting.
+"""Starting the disk write of a file's dirty pages early, without waiting,
+and dropping from the page cache what has been written and will not be read.
 
 A fragment is written into the page cache segment by segment and made durable
 by one ``fsync`` when the stream commits. Left alone, the kernel starts
@@ -14,14 +15,24 @@ range's dirty pages for writing and returns; it neither waits for them nor
 makes anything durable (``fsync`` still does, at commit, as before). Linux
 only; elsewhere :func:`start_writeback` does nothing, which changes only when
 the disk does its work.
+
+A parity fragment is read only when a data fragment is lost, so keeping its
+pages cached after the disk has them only takes memory from data that GETs
+read. ``posix_fadvise(POSIX_FADV_DONTNEED)`` (:func:`drop_cached`) lets the
+kernel free the range's clean pages; pages still dirty or being written are
+left alone, so a writer asks again at commit, after the ``fsync``. Freed pages
+are reused by the next writes instead of new memory being taken into the
+cache, which on a virtual machine whose host reclaims freed guest memory is
+what a cached write costs most.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
-__all__ = ["WRITEBACK_STEP", "start_writeback", "writeback_available"]
+__all__ = ["WRITEBACK_STEP", "drop_cached", "start_writeback", "writeback_available"]
 
 WRITEBACK_STEP = 1 << 20
 """Bytes a fragment writer lets accumulate before starting their write-back."""
@@ -57,3 +68,17 @@ def start_writeback(fd: int, offset: int, length: int) -> bool:
     if _sync_file_range is None or length <= 0:
         return False
     return _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE) == 0
+
+
+def drop_cached(fd: int, offset: int, length: int) -> bool:
+    """Ask the kernel to drop the cached clean pages of ``fd``'s bytes
+    ``offset .. offset+length`` (``length`` 0: to the end of the file).
+    Returns False where that is not possible: a hint, never an error."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is None:
+        return False
+    try:
+        advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        return False
+    return True

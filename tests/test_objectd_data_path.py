@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from objectd.data_path import DataPath
-from tests.local_data_path import local_data_path
+from tests.local_data_path import LAYOUT, local_data_path
+from tests.page_cache import cached_pages
 
 
 @pytest.fixture
@@ -92,3 +93,33 @@ async def test_cpu_workers_sizes_the_pool(parts):
         three.close()
     with pytest.raises(RuntimeError):
         default._cpu_pool.submit(print)  # closed
+
+
+async def test_parity_fragments_are_not_kept_in_the_page_cache(parts):
+    # A GET reads the data fragments; parity is read only to repair, so its
+    # pages are dropped once durable and the cache keeps what GETs will read.
+    _, make = parts
+    data_path = make()
+    body = os.urandom(12 * 1024 * 1024 + 5)
+
+    async def chunks():
+        for i in range(0, len(body), 1 << 20):
+            yield body[i : i + (1 << 20)]
+
+    try:
+        manifest = await data_path.store(chunks(), lambda: None, _Digest())
+        seen = set()
+        for drive in data_path.stores.values():
+            for fid in drive.fragment_ids():
+                index = int(fid.rsplit(".", 1)[1])
+                cached, pages = cached_pages(drive.path_of(fid))
+                assert pages > 3 * 256  # several write-back steps
+                if index < LAYOUT.k:
+                    assert cached == pages, (fid, cached, pages)
+                else:
+                    assert cached < pages // 2, (fid, cached, pages)
+                seen.add(index)
+        assert seen == set(range(LAYOUT.k + LAYOUT.m))
+        assert await _read(data_path, manifest, len(body)) == body
+    finally:
+        data_path.close()

@@ -6,17 +6,20 @@ import pytest
 
 from erasure.framing import HEADER_SIZE
 from objectd.node_protocol import (
+    CACHE_HEADER,
     MAX_PAGE,
     MAX_READ,
     ErrorCode,
     FrameCheck,
     NodeInfo,
     RequestInvalid,
+    cache_header,
     check_frames,
     content_range,
     error_code_of,
     error_document,
     fragment_path,
+    parse_cache_header,
     parse_fragment_page,
     parse_list_query,
     parse_range,
@@ -151,3 +154,18 @@ def test_damaged_first_header(frames: list[bytes]) -> None:
     assert run_check(bytes(file), 0, full) is FrameCheck.CORRUPT
     # Elsewhere, frame boundaries are unknown: answered unchecked, the gateway verifies.
     assert run_check(bytes(file), full, full) is FrameCheck.UNALIGNED
+
+
+def test_cache_hint_round_trips_and_defaults_to_keep() -> None:
+    assert cache_header(True) == {}
+    assert cache_header(False) == {CACHE_HEADER: "drop"}
+    assert parse_cache_header(None) is True
+    assert parse_cache_header("keep") is True
+    assert parse_cache_header(cache_header(False)[CACHE_HEADER]) is False
+
+
+@pytest.mark.parametrize("value", ["", "DROP", "no", "drop ", "keep,drop", "x" * 10_000])
+def test_cache_hint_refuses_anything_else(value: str) -> None:
+    with pytest.raises(RequestInvalid) as refused:
+        parse_cache_header(value)
+    assert len(str(refused.value)) < 200  # an absurd header is not echoed whole

@@ -19,8 +19,10 @@ import pytest
 
 from erasure.framing import HEADER_SIZE
 from objectd.certs import client_context, node_server_name, server_context
+from objectd.drive_store import LocalDriveStore
 from objectd.fragment_store import FragmentCorrupt, FragmentNotFound, StoreOffline, fragment_id
 from objectd.node_client import NodeRequestFailed, RemoteNodeStore, node_session
+from objectd.node_protocol import CACHE_HEADER
 from objectd.node_server import NodeConfig, NodeServer, NodeStartError, open_node
 from objectd.node_store import NodeStore
 from tests.node_harness import (
@@ -33,6 +35,7 @@ from tests.node_harness import (
     tree,
     wait_until,
 )
+from tests.page_cache import cached_pages
 
 STREAM = "0123456789abcdef0123456789abcdef"
 FID = fragment_id(STREAM, 1)
@@ -127,6 +130,31 @@ async def test_a_fragment_is_never_replaced(certs: ClusterCerts, node: NodeThrea
     assert answer.status == 409
     assert await remote.read(FID, 0, 1 << 20) == original[0]
     assert no_temporary_files(node)
+
+
+async def test_a_fragment_put_uncached_leaves_the_node_page_cache(node: NodeThread, remote: RemoteNodeStore) -> None:
+    parity = fragment_id(STREAM, 5)
+    frames = fragment_frames(STREAM, 5, 16 << 20)  # 4 MiB of fragment: several write-back steps
+    writer = await remote.open_writer(parity, cached=False)
+    for frame in frames:
+        await writer.write(frame)
+    await writer.commit()
+    data = fragment_id(STREAM, 0)
+    await write_fragment(remote, data, fragment_frames(STREAM, 0, 16 << 20))
+    stored = LocalDriveStore(node.data_dir)
+    cached, pages = cached_pages(stored.path_of(parity))
+    assert pages > 3 * 256 and cached < pages // 2
+    cached, pages = cached_pages(stored.path_of(data))
+    assert cached == pages
+    whole = b"".join(frames)
+    assert await remote.read(parity, 0, len(whole)) == whole
+
+
+def test_a_put_with_an_unknown_cache_hint_is_refused(certs: ClusterCerts, node: NodeThread) -> None:
+    answer = raw_request(node.port, certs.gateway_context(), "node-a", "PUT", f"/v1/fragments/{FID}",
+                         {CACHE_HEADER: "sometimes"}, body=b"abc")
+    assert answer.status == 400 and b"keep or drop" in answer.body
+    assert committed(node) == [] and no_temporary_files(node)
 
 
 async def test_two_writers_of_one_fragment(node: NodeThread, remote: RemoteNodeStore) -> None:

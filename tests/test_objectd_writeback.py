@@ -10,7 +10,8 @@ import pytest
 
 from objectd import drive_store
 from objectd.drive_store import LocalDriveStore
-from objectd.writeback import WRITEBACK_STEP, start_writeback, writeback_available
+from objectd.writeback import WRITEBACK_STEP, drop_cached, start_writeback, writeback_available
+from tests.page_cache import cached_pages
 
 
 def test_available_on_linux() -> None:
@@ -60,3 +61,89 @@ def test_fragment_writer_starts_writeback_of_every_step_in_order(
     assert calls[-1][0] + calls[-1][1] <= len(data)
     assert len(data) - (calls[-1][0] + calls[-1][1]) < max(piece, WRITEBACK_STEP)
     assert drive.read_sync("ab" * 16 + ".00", 0, len(data)) == data
+
+
+def test_drop_cached_frees_the_clean_pages_of_a_real_file(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    data = os.urandom(3 * WRITEBACK_STEP + 100)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+        cached, pages = cached_pages(path)
+        assert cached == pages > 0
+        assert drop_cached(fd, 0, 0) is True  # 0: to the end
+        # A hint: pages the kernel still holds elsewhere (another CPU's
+        # pending LRU batch) stay, but most go.
+        assert cached_pages(path)[0] < pages // 2
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == data  # dropped from memory, not from the disk
+
+
+def test_drop_cached_leaves_dirty_pages(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, os.urandom(WRITEBACK_STEP))  # not yet on the disk
+        assert drop_cached(fd, 0, 0) is True
+        cached, pages = cached_pages(path)
+        assert cached == pages
+    finally:
+        os.close(fd)
+
+
+def test_drop_cached_refusal_is_a_false_hint_not_an_error(tmp_path: Path) -> None:
+    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    assert drop_cached(fd, 0, 0) is False  # a closed descriptor
+
+
+def _write_fragment(drive: LocalDriveStore, data: bytes, cached: bool) -> str:
+    fid = "ab" * 16 + ".05"
+    writer = drive.open_writer_sync(fid, cached=cached)
+    for start in range(0, len(data), 256 * 1024 + 3):
+        writer.write_sync(data[start : start + 256 * 1024 + 3])
+    writer.commit_sync()
+    return fid
+
+
+def test_an_uncached_fragment_drops_what_is_written_back_then_everything_at_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[tuple[int, int]] = []
+    dropped: list[tuple[int, int, int]] = []  # (offset, length, write-back started up to then)
+
+    def record_start(fd: int, offset: int, length: int) -> bool:
+        started.append((offset, length))
+        return start_writeback(fd, offset, length)
+
+    def record_drop(fd: int, offset: int, length: int) -> bool:
+        dropped.append((offset, length, sum(n for _, n in started)))
+        return drop_cached(fd, offset, length)
+
+    monkeypatch.setattr(drive_store, "start_writeback", record_start)
+    monkeypatch.setattr(drive_store, "drop_cached", record_drop)
+    drive = LocalDriveStore.initialize(tmp_path / "drive")
+    data = os.urandom(6 * WRITEBACK_STEP + 17)
+    fid = _write_fragment(drive, data, cached=False)
+    # While writing: only ranges whose write-back started a step earlier.
+    *behind, last = dropped
+    assert behind, "nothing was dropped while writing"
+    for offset, length, started_then in behind:
+        assert offset == 0 and 0 < length <= started_then - WRITEBACK_STEP
+    assert last[:2] == (0, 0)  # after the fsync: the whole file
+    cached, pages = cached_pages(drive.path_of(fid))
+    assert cached < pages // 2
+    assert drive.read_sync(fid, 0, len(data)) == data
+
+
+def test_a_cached_fragment_stays_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dropped: list[tuple[int, int]] = []
+    monkeypatch.setattr(drive_store, "drop_cached", lambda fd, offset, length: dropped.append((offset, length)))
+    drive = LocalDriveStore.initialize(tmp_path / "drive")
+    data = os.urandom(3 * WRITEBACK_STEP)
+    fid = _write_fragment(drive, data, cached=True)
+    assert dropped == []
+    cached, pages = cached_pages(drive.path_of(fid))
+    assert cached == pages
