@@ -204,6 +204,10 @@ class DataPath:
             on_failure=self._on_failure,
             on_segment=on_segment,
             executor=self._cpu_pool,
+            # What this gateway's GETs will read: the nearest k (a cluster
+            # reads a parity fragment of its own site before a data fragment
+            # of another), else the data fragments.
+            read_first=self.nodes.read_order(locations, layout.k)[: layout.k] if self.nodes else None,
         )
         planned = Manifest((writer.reference(),))
         await self.metadata.add_intent(

@@ -60,7 +60,11 @@ class StreamWriter:
         on_failure: Callable[[str, BaseException], None] | None = None,
         on_segment: Callable[[Segment], None] | None = None,
         executor: Executor | None = None,
+        read_first: Sequence[int] | None = None,
     ) -> None:
+        """``read_first``: the k fragment indexes a GET will ask for (default
+        the data fragments, 0..k-1); the stores keep those cached and need not
+        keep the others, which are read only to repair."""
         layout: StripeLayout = codec.layout
         if len(locations) != layout.fragment_count:
             raise ValueError("one location per fragment is required")
@@ -72,9 +76,7 @@ class StreamWriter:
         data_key = new_data_key() if master_key is not None else None
         self._wrapped_key = wrap_data_key(master_key, data_key) if master_key and data_key else None
         self._encoder = StripeEncoder(layout, codec, bytes.fromhex(self.stream_id), data_key)
-        # GETs read only the data fragments of a systematic code; parity is
-        # read to repair, so the stores need not keep it cached.
-        self._read_by_gets = layout.k if codec.is_systematic else layout.fragment_count
+        self._read_first = frozenset(range(layout.k) if read_first is None else read_first)
         self._writers: list[FragmentWriter | None] = [None] * layout.fragment_count
         self._buffer = bytearray()
         self._size = 0
@@ -117,7 +119,7 @@ class StreamWriter:
                 return
             try:
                 self._writers[index] = await store.open_writer(
-                    fragment_id(self.stream_id, index), cached=index < self._read_by_gets
+                    fragment_id(self.stream_id, index), cached=index in self._read_first
                 )
             except Exception as exc:  # a dead store must not fail the PUT
                 self._drop(index, f"open failed: {exc!r}", exc)

@@ -10,8 +10,9 @@ import threading
 
 import pytest
 
-from objectd.data_path import DataPath
-from tests.local_data_path import LAYOUT, local_data_path
+from objectd.data_path import DataPath, DataPathSettings
+from placement.ring import Ring, RingNode
+from tests.local_data_path import LAYOUT, MASTER_KEY, local_data_path
 from tests.page_cache import cached_pages
 
 
@@ -95,31 +96,69 @@ async def test_cpu_workers_sizes_the_pool(parts):
         default._cpu_pool.submit(print)  # closed
 
 
-async def test_parity_fragments_are_not_kept_in_the_page_cache(parts):
-    # A GET reads the data fragments; parity is read only to repair, so its
-    # pages are dropped once durable and the cache keeps what GETs will read.
-    _, make = parts
-    data_path = make()
+class _ParityFirst:
+    """A node view whose read order puts the parity fragments first, as a
+    gateway does when its own site holds parity."""
+
+    def unavailable(self) -> frozenset[str]:
+        return frozenset()
+
+    def read_order(self, locations, k: int) -> list[int]:
+        return [4, 5, 0, 1, 2, 3]
+
+    def report_failure(self, store_id: str, error: BaseException) -> None:
+        pass
+
+
+def _cache_by_index(data_path: DataPath) -> dict[int, tuple[int, int]]:
+    found = {}
+    for drive in data_path.stores.values():
+        for fid in drive.fragment_ids():
+            found[int(fid.rsplit(".", 1)[1])] = cached_pages(drive.path_of(fid))
+    assert set(found) == set(range(LAYOUT.k + LAYOUT.m))
+    return found
+
+
+async def _store_12_mib(data_path: DataPath) -> tuple[object, bytes]:
     body = os.urandom(12 * 1024 * 1024 + 5)
 
     async def chunks():
         for i in range(0, len(body), 1 << 20):
             yield body[i : i + (1 << 20)]
 
+    return await data_path.store(chunks(), lambda: None, _Digest()), body
+
+
+async def test_fragments_that_gets_do_not_read_leave_the_page_cache(parts):
+    # A GET reads the data fragments; parity is read only to repair, so its
+    # pages are dropped once durable and the cache keeps what GETs will read.
+    _, make = parts
+    data_path = make()
     try:
-        manifest = await data_path.store(chunks(), lambda: None, _Digest())
-        seen = set()
-        for drive in data_path.stores.values():
-            for fid in drive.fragment_ids():
-                index = int(fid.rsplit(".", 1)[1])
-                cached, pages = cached_pages(drive.path_of(fid))
-                assert pages > 3 * 256  # several write-back steps
-                if index < LAYOUT.k:
-                    assert cached == pages, (fid, cached, pages)
-                else:
-                    assert cached < pages // 2, (fid, cached, pages)
-                seen.add(index)
-        assert seen == set(range(LAYOUT.k + LAYOUT.m))
+        manifest, body = await _store_12_mib(data_path)
+        for index, (cached, pages) in _cache_by_index(data_path).items():
+            assert pages > 3 * 256  # several write-back steps
+            if index < LAYOUT.k:
+                assert cached == pages, (index, cached, pages)
+            else:
+                assert cached < pages // 2, (index, cached, pages)
         assert await _read(data_path, manifest, len(body)) == body
     finally:
         data_path.close()
+
+
+async def test_the_fragments_kept_cached_follow_the_read_order(tmp_path):
+    async with local_data_path(tmp_path) as (md, drives, _):
+        data_path = DataPath(md, drives, Ring(RingNode(i) for i in drives),
+                             DataPathSettings(layout=LAYOUT, inline_threshold=1024), MASTER_KEY,
+                             nodes=_ParityFirst())
+        try:
+            manifest, body = await _store_12_mib(data_path)
+            for index, (cached, pages) in _cache_by_index(data_path).items():
+                if index in (4, 5, 0, 1):
+                    assert cached == pages, (index, cached, pages)
+                else:
+                    assert cached < pages // 2, (index, cached, pages)
+            assert await _read(data_path, manifest, len(body)) == body  # read 4, 5, 0, 1 and decoded
+        finally:
+            data_path.close()
