@@ -61,6 +61,7 @@ class DriveFragmentWriter:
         self._written = 0
         self._written_back = 0  # bytes whose write-back has been started
         self._cached = cached
+        self._dropped = 0  # bytes whose pages have been asked out of the cache
         # Held by every use of the descriptor: an abort from the loop while a
         # worker thread is still writing waits for that write instead of
         # closing the number under it (which a new file could then reuse).
@@ -91,10 +92,12 @@ class DriveFragmentWriter:
         if self._written - self._written_back >= WRITEBACK_STEP:
             # The commit's fsync then finds little left to write.
             start_writeback(self._fd, self._written_back, self._written - self._written_back)
-            if not self._cached and self._written_back:
+            if not self._cached and self._written_back > self._dropped:
                 # The previous steps' write-back has had a step's time to
-                # finish; the kernel skips whatever pages are still in flight.
-                drop_cached(self._fd, 0, self._written_back)
+                # finish; the kernel skips pages still in flight, and the
+                # commit asks again for the whole file.
+                drop_cached(self._fd, self._dropped, self._written_back - self._dropped)
+                self._dropped = self._written_back
             self._written_back = self._written
 
     def _write_all(self, view: memoryview) -> None:

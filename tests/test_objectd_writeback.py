@@ -130,8 +130,11 @@ def test_an_uncached_fragment_drops_what_is_written_back_then_everything_at_comm
     # While writing: only ranges whose write-back started a step earlier.
     *behind, last = dropped
     assert behind, "nothing was dropped while writing"
-    for offset, length, started_then in behind:
-        assert offset == 0 and 0 < length <= started_then - WRITEBACK_STEP
+    assert behind[0][0] == 0
+    for (offset, length, started_then), (next_offset, _, _) in zip(behind, behind[1:] + [(None, 0, 0)]):
+        # Contiguous ranges, each only of what was written back a step earlier.
+        assert length > 0 and offset + length <= started_then - WRITEBACK_STEP
+        assert next_offset is None or next_offset == offset + length
     assert last[:2] == (0, 0)  # after the fsync: the whole file
     cached, pages = cached_pages(drive.path_of(fid))
     assert cached < pages // 2
