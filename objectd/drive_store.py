@@ -10,8 +10,8 @@ A fragment is written under a temporary name, fsynced, renamed into place and
 its folder fsynced (DESIGN invariant 2); committed files are never rewritten.
 Write-back of each MiB written is started at once (``objectd.writeback``), so
 the commit's fsync does not find a whole fragment still to write. A fragment
-written with ``cached=False`` (parity, read only to repair) has its pages
-dropped from the page cache once the disk has them.
+written with ``cached=False`` (one GETs will not read first: read only to
+repair) has its pages dropped from the page cache once the disk has them.
 All file work runs in the default thread pool, never on the event loop,
 except :meth:`LocalDriveStore.read_cached`, which reads only what the kernel
 has cached and so never waits for the disk.

@@ -111,7 +111,9 @@ def fragment_path(fragment_id: str) -> str:
 
 CACHE_HEADER = "X-Objectd-Cache"
 """On a fragment PUT: ``keep`` (the default) or ``drop``, the latter for a
-fragment read only to repair, whose pages the node need not keep cached."""
+fragment read only to repair, whose pages the node need not keep cached. A
+hint: a value a node does not know means ``keep``, so a newer gateway's hints
+never fail a write to an older node."""
 
 
 def cache_header(cached: bool) -> dict[str, str]:
@@ -120,13 +122,9 @@ def cache_header(cached: bool) -> dict[str, str]:
 
 
 def parse_cache_header(value: str | None) -> bool:
-    """Whether a fragment PUT asks its fragment kept cached (RequestInvalid
-    for a value other than ``keep`` or ``drop``)."""
-    if value is None or value == "keep":
-        return True
-    if value == "drop":
-        return False
-    raise RequestInvalid(f"{CACHE_HEADER} must be keep or drop, not {value[:40]!r}")
+    """Whether a fragment PUT asks its fragment kept cached: only ``drop``
+    says no; anything else, or no header, means keep it."""
+    return value != "drop"
 
 
 def range_header(offset: int, length: int) -> str:

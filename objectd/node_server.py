@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import importlib.metadata
 import logging
 import signal
@@ -183,14 +184,11 @@ class NodeService:
         # so two commits of one id never race (the rename would replace).
         if fragment_id in self._writing:
             return error_response(ErrorCode.BUSY, "the fragment is being written")
-        try:
-            cached = parse_cache_header(request.headers.get(CACHE_HEADER))
-        except RequestInvalid as exc:
-            return error_response(ErrorCode.BAD_REQUEST, str(exc))
+        cached = parse_cache_header(request.headers.get(CACHE_HEADER))
         self._writing.add(fragment_id)
         try:
             try:
-                writer = await self._run(self.store.open_writer, fragment_id, cached)
+                writer = await self._run(functools.partial(self.store.open_writer, fragment_id, cached=cached))
             except StoreOffline as exc:
                 return error_response(ErrorCode.OFFLINE, str(exc))
             return await self._receive(request, fragment_id, writer)

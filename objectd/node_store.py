@@ -230,7 +230,7 @@ class NodeStore:
             self.require_online()
             return None
 
-    def open_writer(self, fragment_id: str, cached: bool = True) -> DriveFragmentWriter:
+    def open_writer(self, fragment_id: str, *, cached: bool = True) -> DriveFragmentWriter:
         """A writer of a new fragment under tmp/ (see :meth:`commit`);
         ``cached=False`` drops its pages from the page cache once written."""
         return self.drive.open_writer_sync(fragment_id, cached=cached)

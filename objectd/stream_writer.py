@@ -62,9 +62,10 @@ class StreamWriter:
         executor: Executor | None = None,
         read_first: Sequence[int] | None = None,
     ) -> None:
-        """``read_first``: the k fragment indexes a GET will ask for (default
-        the data fragments, 0..k-1); the stores keep those cached and need not
-        keep the others, which are read only to repair."""
+        """A writer of one new stream over ``locations`` (one store id per
+        fragment). ``read_first``: the k fragment indexes a GET will ask for
+        (default the data fragments, 0..k-1); the stores keep those cached and
+        need not keep the others, which are read only to repair."""
         layout: StripeLayout = codec.layout
         if len(locations) != layout.fragment_count:
             raise ValueError("one location per fragment is required")
@@ -77,6 +78,8 @@ class StreamWriter:
         self._wrapped_key = wrap_data_key(master_key, data_key) if master_key and data_key else None
         self._encoder = StripeEncoder(layout, codec, bytes.fromhex(self.stream_id), data_key)
         self._read_first = frozenset(range(layout.k) if read_first is None else read_first)
+        if len(self._read_first) != layout.k or not self._read_first <= set(range(layout.fragment_count)):
+            raise ValueError(f"read_first must be {layout.k} distinct fragment indexes, got {read_first!r}")
         self._writers: list[FragmentWriter | None] = [None] * layout.fragment_count
         self._buffer = bytearray()
         self._size = 0

@@ -16,9 +16,9 @@ makes anything durable (``fsync`` still does, at commit, as before). Linux
 only; elsewhere :func:`start_writeback` does nothing, which changes only when
 the disk does its work.
 
-A parity fragment is read only when a data fragment is lost, so keeping its
-pages cached after the disk has them only takes memory from data that GETs
-read. ``posix_fadvise(POSIX_FADV_DONTNEED)`` (:func:`drop_cached`) lets the
+A fragment GETs do not read first (parity, as a rule) is read only when
+another is lost, so keeping its pages cached after the disk has them only
+takes memory from what GETs read. ``posix_fadvise(POSIX_FADV_DONTNEED)`` (:func:`drop_cached`) lets the
 kernel free the range's clean pages; pages still dirty or being written are
 left alone, so a writer asks again at commit, after the ``fsync``. Freed pages
 are reused by the next writes instead of new memory being taken into the

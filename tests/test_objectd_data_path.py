@@ -139,9 +139,9 @@ async def test_fragments_that_gets_do_not_read_leave_the_page_cache(parts):
         for index, (cached, pages) in _cache_by_index(data_path).items():
             assert pages > 3 * 256  # several write-back steps
             if index < LAYOUT.k:
-                assert cached == pages, (index, cached, pages)
+                assert cached >= pages - pages // 20, (index, cached, pages)
             else:
-                assert cached < pages // 2, (index, cached, pages)
+                assert cached <= pages // 20, (index, cached, pages)
         assert await _read(data_path, manifest, len(body)) == body
     finally:
         data_path.close()
@@ -156,9 +156,9 @@ async def test_the_fragments_kept_cached_follow_the_read_order(tmp_path):
             manifest, body = await _store_12_mib(data_path)
             for index, (cached, pages) in _cache_by_index(data_path).items():
                 if index in (4, 5, 0, 1):
-                    assert cached == pages, (index, cached, pages)
+                    assert cached >= pages - pages // 20, (index, cached, pages)
                 else:
-                    assert cached < pages // 2, (index, cached, pages)
+                    assert cached <= pages // 20, (index, cached, pages)
             assert await _read(data_path, manifest, len(body)) == body  # read 4, 5, 0, 1 and decoded
         finally:
             data_path.close()

@@ -164,8 +164,7 @@ def test_cache_hint_round_trips_and_defaults_to_keep() -> None:
     assert parse_cache_header(cache_header(False)[CACHE_HEADER]) is False
 
 
-@pytest.mark.parametrize("value", ["", "DROP", "no", "drop ", "keep,drop", "x" * 10_000])
-def test_cache_hint_refuses_anything_else(value: str) -> None:
-    with pytest.raises(RequestInvalid) as refused:
-        parse_cache_header(value)
-    assert len(str(refused.value)) < 200  # an absurd header is not echoed whole
+@pytest.mark.parametrize("value", ["", "DROP", "no", "drop ", "keep,drop", "dontneed", "x" * 10_000])
+def test_an_unknown_cache_hint_means_keep(value: str) -> None:
+    # A hint never fails a write: a newer gateway's values mean "keep" here.
+    assert parse_cache_header(value) is True

@@ -132,7 +132,8 @@ async def test_a_fragment_is_never_replaced(certs: ClusterCerts, node: NodeThrea
     assert no_temporary_files(node)
 
 
-async def test_a_fragment_put_uncached_leaves_the_node_page_cache(node: NodeThread, remote: RemoteNodeStore) -> None:
+async def test_a_fragment_put_uncached_leaves_the_node_page_cache(node: NodeThread,
+                                                                  remote: RemoteNodeStore) -> None:
     parity = fragment_id(STREAM, 5)
     frames = fragment_frames(STREAM, 5, 16 << 20)  # 4 MiB of fragment: several write-back steps
     writer = await remote.open_writer(parity, cached=False)
@@ -143,18 +144,20 @@ async def test_a_fragment_put_uncached_leaves_the_node_page_cache(node: NodeThre
     await write_fragment(remote, data, fragment_frames(STREAM, 0, 16 << 20))
     stored = LocalDriveStore(node.data_dir)
     cached, pages = cached_pages(stored.path_of(parity))
-    assert pages > 3 * 256 and cached < pages // 2
+    assert pages > 3 * 256 and cached <= pages // 20
     cached, pages = cached_pages(stored.path_of(data))
-    assert cached == pages
+    assert cached >= pages - pages // 20
     whole = b"".join(frames)
     assert await remote.read(parity, 0, len(whole)) == whole
 
 
-def test_a_put_with_an_unknown_cache_hint_is_refused(certs: ClusterCerts, node: NodeThread) -> None:
+def test_an_unknown_cache_hint_is_ignored(certs: ClusterCerts, node: NodeThread) -> None:
     answer = raw_request(node.port, certs.gateway_context(), "node-a", "PUT", f"/v1/fragments/{FID}",
-                         {CACHE_HEADER: "sometimes"}, body=b"abc")
-    assert answer.status == 400 and b"keep or drop" in answer.body
-    assert committed(node) == [] and no_temporary_files(node)
+                         {CACHE_HEADER: "sometimes", "Expect": "100-continue"}, body=b"abc")
+    assert answer.status == 201
+    assert committed(node) == [FID] and no_temporary_files(node)
+    cached, pages = cached_pages(LocalDriveStore(node.data_dir).path_of(FID))
+    assert cached == pages == 1
 
 
 async def test_two_writers_of_one_fragment(node: NodeThread, remote: RemoteNodeStore) -> None:

@@ -29,10 +29,13 @@ def test_starts_writeback_of_a_real_file(tmp_path: Path) -> None:
     assert (tmp_path / "f").stat().st_size == 3 * WRITEBACK_STEP
 
 
-def test_a_refusal_is_a_false_hint_not_an_error(tmp_path: Path) -> None:
-    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
-    assert start_writeback(fd, 0, 4096) is False  # a closed descriptor
+def test_a_refusal_is_a_false_hint_not_an_error() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        assert start_writeback(read_end, 0, 4096) is False  # a pipe: ESPIPE
+    finally:
+        os.close(read_end)
+        os.close(write_end)
     assert start_writeback(0, 0, 0) is False  # nothing to write back
 
 
@@ -71,32 +74,21 @@ def test_drop_cached_frees_the_clean_pages_of_a_real_file(tmp_path: Path) -> Non
         os.write(fd, data)
         os.fsync(fd)
         cached, pages = cached_pages(path)
-        assert cached == pages > 0
+        assert cached >= pages - pages // 20 and pages > 0
         assert drop_cached(fd, 0, 0) is True  # 0: to the end
-        # A hint: pages the kernel still holds elsewhere (another CPU's
-        # pending LRU batch) stay, but most go.
-        assert cached_pages(path)[0] < pages // 2
+        assert cached_pages(path)[0] <= pages // 20
     finally:
         os.close(fd)
     assert path.read_bytes() == data  # dropped from memory, not from the disk
 
 
-def test_drop_cached_leaves_dirty_pages(tmp_path: Path) -> None:
-    path = tmp_path / "f"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def test_drop_cached_refusal_is_a_false_hint_not_an_error() -> None:
+    read_end, write_end = os.pipe()
     try:
-        os.write(fd, os.urandom(WRITEBACK_STEP))  # not yet on the disk
-        assert drop_cached(fd, 0, 0) is True
-        cached, pages = cached_pages(path)
-        assert cached == pages
+        assert drop_cached(read_end, 0, 0) is False  # a pipe: ESPIPE
     finally:
-        os.close(fd)
-
-
-def test_drop_cached_refusal_is_a_false_hint_not_an_error(tmp_path: Path) -> None:
-    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
-    assert drop_cached(fd, 0, 0) is False  # a closed descriptor
+        os.close(read_end)
+        os.close(write_end)
 
 
 def _write_fragment(drive: LocalDriveStore, data: bytes, cached: bool) -> str:
@@ -137,16 +129,17 @@ def test_an_uncached_fragment_drops_what_is_written_back_then_everything_at_comm
         assert next_offset is None or next_offset == offset + length
     assert last[:2] == (0, 0)  # after the fsync: the whole file
     cached, pages = cached_pages(drive.path_of(fid))
-    assert cached < pages // 2
+    assert cached <= pages // 20
     assert drive.read_sync(fid, 0, len(data)) == data
 
 
 def test_a_cached_fragment_stays_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dropped: list[tuple[int, int]] = []
-    monkeypatch.setattr(drive_store, "drop_cached", lambda fd, offset, length: dropped.append((offset, length)))
+    monkeypatch.setattr(drive_store, "drop_cached",
+                        lambda fd, offset, length: dropped.append((offset, length)))
     drive = LocalDriveStore.initialize(tmp_path / "drive")
     data = os.urandom(3 * WRITEBACK_STEP)
     fid = _write_fragment(drive, data, cached=True)
     assert dropped == []
     cached, pages = cached_pages(drive.path_of(fid))
-    assert cached == pages
+    assert cached >= pages - pages // 20
