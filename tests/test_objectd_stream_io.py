@@ -173,6 +173,12 @@ async def test_write_below_quorum_fails_and_leaves_nothing(drives, codec, tmp_pa
         assert list((drives[name].root / "tmp").iterdir()) == []
 
 
+@pytest.mark.parametrize("read_first", [[0, 1, 2], [0, 1, 2, 3, 4], [0, 1, 2, 2], [0, 1, 2, 6], [-1, 0, 1, 2]])
+def test_read_first_must_be_k_fragment_indexes(drives, codec, read_first):
+    with pytest.raises(ValueError):
+        StreamWriter(drives, list(drives), codec, MASTER, 5, read_first=read_first)
+
+
 async def test_abort_removes_temporary_files(drives, codec):
     writer = StreamWriter(drives, list(drives), codec, MASTER, 5)
     await writer.open()
