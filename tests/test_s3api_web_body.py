@@ -21,28 +21,10 @@ from s3api.errors import BadDigest, EntityTooLarge, IncompleteBody, S3Error
 from s3api.md5_lanes import LaneHasher
 from s3api.sigv4 import PayloadMode
 from tests.lane_kernels import needs_md5_lanes
+from tests.loopback_server import LoopbackServer
 from s3api.web_body import AiohttpRequestBody
 
 Outcome = dict[str, Any]
-
-
-class LoopbackServer:
-    """An aiohttp app on 127.0.0.1 run as objectd runs it (handlers are not
-    cancelled when a client goes away, so the body reader sees the loss)."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.runner = web.AppRunner(app)
-        self.host = "127.0.0.1"
-        self.port = 0
-
-    async def start(self) -> None:
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, self.host, 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
-
-    async def close(self) -> None:
-        await self.runner.cleanup()
 
 
 def crc32_b64(data: bytes) -> str:

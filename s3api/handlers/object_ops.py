@@ -21,6 +21,7 @@ from s3api.ranges import content_range, parse_part_number, parse_range, part_ran
 from s3api.routing import CopySource, parse_copy_source
 from s3api.service import ByteRange, ObjectInfo, ObjectReader
 from s3api.timestamps import http_date
+from s3api.web_body_writer import VectoredBodyWriter
 from s3api.web_context import STREAMING_RESPONSE, Handler, S3Call, xml_response
 from s3api.xml_codec import render_copy_object_result, render_tagging
 
@@ -199,13 +200,17 @@ async def _read(call: S3Call, with_body: bool) -> web.StreamResponse:
     # rather than a 200 cut short.
     piece = await anext(chunks, None) if chunks is not None else None
     call.request[STREAMING_RESPONSE] = response
-    await response.prepare(call.request)
+    writer = await response.prepare(call.request)
     if chunks is not None:
+        if writer is None:
+            raise RuntimeError("the response was ended before its body was sent")
+        body = VectoredBodyWriter(call.request, writer)
         sent = 0
         while piece is not None:
             sent += len(piece) if not isinstance(piece, memoryview) else piece.nbytes
-            await response.write(piece)
+            await body.write(piece)
             piece = await anext(chunks, None)
+        await body.flush()
         if sent != length:
             # Never end a response that promised more (or fewer) bytes than
             # it carries: raising drops the connection, which clients notice.
