@@ -19,6 +19,8 @@ so a slow client holds the sender back instead of filling memory.
 
 from __future__ import annotations
 
+import sys
+
 from aiohttp import ClientConnectionResetError, web
 from aiohttp.abc import AbstractStreamWriter
 
@@ -29,6 +31,12 @@ PIECES_PER_SEND = 1 << 20
 
 _DRAIN_ABOVE = 1 << 16  # aiohttp's own limit before it drains
 
+# asyncio's writelines on 3.12.0-3.12.8 and 3.13.0-3.13.1 did not pause the
+# protocol when its buffer filled (CVE-2024-12254), so drain() would never
+# wait there; elsewhere it pauses (on 3.11 by joining, on uvloop by writev).
+_ASYNCIO_WRITELINES_PAUSES = not ((3, 12) <= sys.version_info < (3, 12, 9)
+                                  or (3, 13) <= sys.version_info < (3, 13, 2))
+
 
 class VectoredBodyWriter:
     """Writes the body of a prepared response from many buffers, gathering
@@ -36,21 +44,30 @@ class VectoredBodyWriter:
 
     The caller must not change a buffer after handing it over (the transport
     may hold it until the peer has taken it), as with ``StreamResponse.write``.
+    ``length`` is the Content-Length sent: a piece that would take the body
+    past it is refused (ValueError) before anything of it is sent, since bytes
+    beyond it would be read by the client as the start of the next response.
     """
 
-    def __init__(self, request: web.BaseRequest, writer: AbstractStreamWriter,
+    def __init__(self, request: web.BaseRequest, writer: AbstractStreamWriter, length: int,
                  gather: int = PIECES_PER_SEND) -> None:
         self._request = request
         self._writer = writer
+        self._left = length
         self._gather = gather
         self._held: list[bytes | bytearray | memoryview] = []
         self._held_bytes = 0
 
     async def write(self, piece: bytes | bytearray | memoryview) -> None:
         """Add ``piece`` to the body; sends what is gathered once it is enough."""
-        size = piece.nbytes if isinstance(piece, memoryview) else len(piece)
+        if isinstance(piece, memoryview) and (piece.itemsize != 1 or piece.ndim != 1):
+            piece = piece.cast("B")  # transports count len(), i.e. items
+        size = len(piece)
+        if size > self._left:
+            raise ValueError(f"the body runs {size - self._left} bytes past its Content-Length")
         if not size:
             return
+        self._left -= size
         self._held.append(piece)
         self._held_bytes += size
         if self._held_bytes >= self._gather:
@@ -69,7 +86,11 @@ class VectoredBodyWriter:
         send_headers = getattr(self._writer, "send_headers", None)
         if send_headers is not None:
             send_headers()  # aiohttp keeps the head until the first body write
-        transport.writelines(pieces)
+        if _ASYNCIO_WRITELINES_PAUSES or type(transport).__module__.startswith("uvloop"):
+            transport.writelines(pieces)
+        else:
+            for piece in pieces:
+                transport.write(piece)
         self._writer.output_size += size
         self._writer.buffer_size += size
         if self._writer.buffer_size > _DRAIN_ABOVE:

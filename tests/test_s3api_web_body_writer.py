@@ -16,6 +16,7 @@ import pytest
 import uvloop
 from aiohttp import web
 
+from s3api import web_body_writer
 from s3api.web_body_writer import VectoredBodyWriter
 from tests.loopback_server import LoopbackServer
 
@@ -69,13 +70,14 @@ async def _serve(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 async def _send(request: web.Request, pieces: Pieces, vectored: bool, seen: dict[str, Any]) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-    response.content_length = sum(map(_size, pieces))
+    response.content_length = sum(map(_size, pieces)) - seen.get("short", 0)
     writer = await response.prepare(request)
     assert writer is not None
     if vectored:
         assert request.transport is not None
         counting = _CountingTransport(request.transport)
-        body = VectoredBodyWriter(SimpleNamespace(transport=counting), writer, gather=GATHER)  # type: ignore[arg-type]
+        body = VectoredBodyWriter(SimpleNamespace(transport=counting), writer,  # type: ignore[arg-type]
+                                  response.content_length or 0, gather=GATHER)
         for piece in pieces:
             await body.write(piece)
         await body.flush()
@@ -133,7 +135,7 @@ def test_a_slow_reader_holds_the_sender_back(loop: str) -> None:
             response.content_length = total
             writer = await response.prepare(request)
             assert writer is not None and request.transport is not None
-            body = VectoredBodyWriter(request, writer)
+            body = VectoredBodyWriter(request, writer, total)
             for _ in range(total // len(piece)):
                 await body.write(piece)
                 buffered.append(request.transport.get_write_buffer_size())
@@ -173,7 +175,7 @@ def test_a_client_that_leaves_ends_the_sender(loop: str) -> None:
             response.content_length = 1 << 30
             writer = await response.prepare(request)
             assert writer is not None
-            body = VectoredBodyWriter(request, writer)
+            body = VectoredBodyWriter(request, writer, 1 << 30)
             try:
                 for _ in range((1 << 30) // len(piece)):
                     await body.write(piece)
@@ -196,3 +198,99 @@ def test_a_client_that_leaves_ends_the_sender(loop: str) -> None:
         assert isinstance(ended, (ConnectionError, asyncio.CancelledError)), ended
 
     RUNNERS[loop](scenario())
+
+
+@pytest.mark.parametrize("loop", sorted(RUNNERS))
+def test_a_body_longer_than_its_content_length_is_refused_before_it_is_sent(loop: str) -> None:
+    # Bytes past Content-Length would be read as the next response on a
+    # reused connection: the piece that overflows is refused, none of it sent.
+    pieces: Pieces = [os.urandom(300_000), os.urandom(300_000), os.urandom(700_000)]
+
+    async def scenario() -> None:
+        seen: dict[str, Any] = {"short": 10}
+        failure: list[BaseException] = []
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            try:
+                return await _send(request, pieces, True, seen)
+            except ValueError as exc:
+                failure.append(exc)
+                raise
+
+        server = await _serve(handler)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 20)  # until the server drops the connection
+            writer.close()
+        finally:
+            await server.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert b"Content-Length: 1299990" in head
+        assert len(body) <= 1_299_990 and failure and "past its Content-Length" in str(failure[0])
+
+    RUNNERS[loop](scenario())
+
+
+def test_wide_memoryviews_are_sent_as_bytes() -> None:
+    data = os.urandom(4096)
+    wide = memoryview(data).cast("I")  # 1,024 items of 4 bytes
+
+    async def scenario() -> None:
+        seen: dict[str, dict[str, Any]] = {"vectored": {}, "plain": {}}
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            vectored = request.query.get("vectored") == "1"
+            return await _send(request, [wide, data[:10]], vectored, seen["vectored" if vectored else "plain"])
+
+        server = await _serve(handler)
+        try:
+            async with aiohttp.ClientSession() as session:
+                for vectored in ("1", "0"):
+                    async with session.get(f"http://127.0.0.1:{server.port}/?vectored={vectored}") as resp:
+                        assert await resp.read() == data + data[:10]
+        finally:
+            await server.close()
+        # Counted in bytes, as aiohttp counts them, not in 4-byte items.
+        assert seen["vectored"]["output_size"] == seen["plain"]["output_size"]
+
+    uvloop.run(scenario())
+
+
+def test_where_asyncio_writelines_does_not_pause_pieces_are_written_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Python 3.12.0-3.12.8 and 3.13.0-3.13.1 (CVE-2024-12254): asyncio's own
+    # transports then get plain writes, each of which pauses the protocol.
+    monkeypatch.setattr(web_body_writer, "_ASYNCIO_WRITELINES_PAUSES", False)
+    pieces = _pieces(2 * 1024 * 1024)
+    expected = b"".join(bytes(p) for p in pieces)
+
+    async def scenario() -> None:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse()
+            response.content_length = len(expected)
+            writer = await response.prepare(request)
+            assert writer is not None and request.transport is not None
+            transport = request.transport
+            assert not type(transport).__module__.startswith("uvloop")
+            writes: list[int] = []
+            original = transport.write
+            transport.write = lambda data: (writes.append(len(data)), original(data))[1]  # type: ignore[method-assign]
+            body = VectoredBodyWriter(request, writer, len(expected), gather=GATHER)
+            for piece in pieces:
+                await body.write(piece)
+            await body.flush()
+            assert len(writes) == sum(1 for p in pieces if _size(p))  # one write per piece
+            await response.write_eof()
+            return response
+
+        server = await _serve(handler)
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{server.port}/") as resp:
+                    assert await resp.read() == expected
+        finally:
+            await server.close()
+
+    asyncio.run(scenario())

@@ -204,7 +204,7 @@ async def _read(call: S3Call, with_body: bool) -> web.StreamResponse:
     if chunks is not None:
         if writer is None:
             raise RuntimeError("the response was ended before its body was sent")
-        body = VectoredBodyWriter(call.request, writer)
+        body = VectoredBodyWriter(call.request, writer, length)
         sent = 0
         while piece is not None:
             sent += len(piece) if not isinstance(piece, memoryview) else piece.nbytes
