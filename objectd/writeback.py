@@ -18,9 +18,10 @@ the disk does its work.
 
 A fragment GETs do not read first (parity, as a rule) is read only when
 another is lost, so keeping its pages cached after the disk has them only
-takes memory from what GETs read. ``posix_fadvise(POSIX_FADV_DONTNEED)`` (:func:`drop_cached`) lets the
-kernel free the range's clean pages; pages still dirty or being written are
-left alone, so a writer asks again at commit, after the ``fsync``. Freed pages
+takes memory from what GETs read. :func:`drop_cached`
+(``posix_fadvise(POSIX_FADV_DONTNEED)``) lets the kernel free the range's
+clean pages; pages still dirty or being written are left alone, so a writer
+asks again at commit, after the ``fsync``. Freed pages
 are reused by the next writes instead of new memory being taken into the
 cache, which on a virtual machine whose host reclaims freed guest memory is
 what a cached write costs most.
@@ -54,6 +55,7 @@ def _load() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 
 
 _sync_file_range = _load()
+_fadvise = getattr(os, "posix_fadvise", None)  # absent on macOS and Windows
 
 
 def writeback_available() -> bool:
@@ -74,11 +76,10 @@ def drop_cached(fd: int, offset: int, length: int) -> bool:
     """Ask the kernel to drop the cached clean pages of ``fd``'s bytes
     ``offset .. offset+length`` (``length`` 0: to the end of the file).
     Returns False where that is not possible: a hint, never an error."""
-    advise = getattr(os, "posix_fadvise", None)
-    if advise is None:
+    if _fadvise is None:
         return False
     try:
-        advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+        _fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
     except OSError:
         return False
     return True

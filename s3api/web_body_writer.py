@@ -58,6 +58,11 @@ class VectoredBodyWriter:
         self._held: list[bytes | bytearray | memoryview] = []
         self._held_bytes = 0
 
+    @property
+    def remaining(self) -> int:
+        """Bytes of the Content-Length not yet handed over (0 once the body is whole)."""
+        return self._left
+
     async def write(self, piece: bytes | bytearray | memoryview) -> None:
         """Add ``piece`` to the body; sends what is gathered once it is enough."""
         if isinstance(piece, memoryview) and (piece.itemsize != 1 or piece.ndim != 1):

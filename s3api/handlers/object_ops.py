@@ -205,16 +205,14 @@ async def _read(call: S3Call, with_body: bool) -> web.StreamResponse:
         if writer is None:
             raise RuntimeError("the response was ended before its body was sent")
         body = VectoredBodyWriter(call.request, writer, length)
-        sent = 0
         while piece is not None:
-            sent += len(piece) if not isinstance(piece, memoryview) else piece.nbytes
-            await body.write(piece)
+            await body.write(piece)  # refuses a piece past the Content-Length
             piece = await anext(chunks, None)
         await body.flush()
-        if sent != length:
-            # Never end a response that promised more (or fewer) bytes than
-            # it carries: raising drops the connection, which clients notice.
-            raise RuntimeError(f"object reader returned {sent} bytes, expected {length}")
+        if body.remaining:
+            # Never end a response that promised more bytes than it carries:
+            # raising drops the connection, which clients notice.
+            raise RuntimeError(f"object reader returned {length - body.remaining} bytes, expected {length}")
     await response.write_eof()
     return response
 
