@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from metadata.store import MetadataStore
@@ -20,7 +19,7 @@ from objectd.certs import client_context
 from objectd.data_path import NodeView
 from objectd.fragment_store import FragmentStore
 from objectd.metadata_url import MetadataUrl
-from objectd.node_client import RemoteNodeStore, node_session
+from objectd.node_client import NodeConnections, RemoteNodeStore
 from objectd.node_health import NodeHealth
 from objectd.server import EmbeddedServer
 from objectd.settings import Settings
@@ -37,7 +36,7 @@ class ClusterGateway(EmbeddedServer):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self._session: aiohttp.ClientSession | None = None
+        self._connections: NodeConnections | None = None
         self._nodes: NodeHealth | None = None
         self.cluster: ClusterMap | None = None
 
@@ -62,12 +61,12 @@ class ClusterGateway(EmbeddedServer):
         cluster = ClusterMap.from_yaml_text(Path(s.cluster_map).read_text())
         self.cluster = cluster
         ssl_context = client_context(s.cluster_ca, s.gateway_cert, s.gateway_key)
-        self._session = node_session(ssl_context)
+        self._connections = NodeConnections(ssl_context)
         stores: dict[str, FragmentStore] = {}
         remotes: dict[str, RemoteNodeStore] = {}
         for node in cluster.nodes:
             remote = RemoteNodeStore(
-                node.node_id, node.address, self._session,
+                node.node_id, node.address, self._connections,
                 connect_timeout=s.node_connect_timeout, read_timeout=s.node_read_timeout,
                 write_timeout=s.node_write_timeout,
             )
@@ -105,6 +104,6 @@ class ClusterGateway(EmbeddedServer):
         if self._nodes is not None:
             await self._nodes.stop()
             self._nodes = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._connections is not None:
+            await self._connections.close()
+            self._connections = None

@@ -1,10 +1,12 @@
 """A gateway's view of one storage node: a remote :class:`FragmentStore`.
 
-Requests go over the gateway's one pooled aiohttp session (keep-alive,
-mutual TLS with :func:`objectd.certs.client_context`), each checked against
-the certificate name of the node it is meant for
+Requests go over the gateway's :class:`~objectd.node_connection.NodeConnections`
+(keep-alive, mutual TLS with :func:`objectd.certs.client_context`), each
+checked against the certificate name of the node it is meant for
 (:func:`objectd.certs.node_server_name`): a process at the node's address
-holding another node's certificate is refused.
+holding another node's certificate is refused. Fragment reads take the
+connections' own buffered path; everything else goes through its aiohttp
+session.
 
 A fragment is written as one streamed PUT: :meth:`RemoteFragmentWriter.write`
 feeds a small bounded queue that the request body drains, so a slow node slows
@@ -26,9 +28,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from objectd.certs import node_server_name
 from objectd.fragment_store import FragmentCorrupt, FragmentNotFound, StoreOffline
+from objectd.node_connection import NodeConnections
 from objectd.node_protocol import (
     FRAGMENTS_PATH,
     HEALTH_PATH,
@@ -42,10 +46,10 @@ from objectd.node_protocol import (
     parse_fragment_page,
     range_header,
 )
+from objectd.node_response import Answer, ResponseInvalid, parse_content_range
 
-__all__ = ["NodeInfo", "NodeRequestFailed", "RemoteFragmentWriter", "RemoteNodeStore", "node_session"]
+__all__ = ["NodeConnections", "NodeInfo", "NodeRequestFailed", "RemoteFragmentWriter", "RemoteNodeStore"]
 
-READ_BUFSIZE = 1 << 20
 WRITE_QUEUE_DEPTH = 2
 """Pieces a writer may hold before ``write`` waits for the node."""
 _ERROR_BODY_LIMIT = 4096
@@ -62,21 +66,6 @@ class NodeRequestFailed(Exception):
         self.code = code
 
 
-def node_session(ssl_context: ssl.SSLContext, *, limit_per_host: int = 64,
-                 keepalive_timeout: float = 60.0) -> aiohttp.ClientSession:
-    """The one session a gateway keeps for all its nodes: pooled keep-alive
-    connections (at most ``limit_per_host`` per node), mutual TLS.
-
-    Idle connections close after ``keepalive_timeout``, before the node's own
-    idle limit (75 s), so a pooled connection is not reused as the node drops
-    it. Answers are read in pieces of up to ``READ_BUFSIZE``: fragment ranges
-    are large, and aiohttp's 64 KiB default halves read throughput.
-    """
-    connector = aiohttp.TCPConnector(ssl=ssl_context, limit=0, limit_per_host=limit_per_host,
-                                     keepalive_timeout=keepalive_timeout)
-    return aiohttp.ClientSession(connector=connector, read_bufsize=READ_BUFSIZE)
-
-
 def _base_url(address: str) -> str:
     if address.startswith("https://"):
         return address.rstrip("/")
@@ -88,34 +77,40 @@ def _base_url(address: str) -> str:
 class RemoteNodeStore:
     """A :class:`~objectd.fragment_store.FragmentStore` on a storage node.
 
-    ``address``: ``https://HOST:PORT`` or ``HOST:PORT``. ``session``: the
-    gateway's shared session (see :func:`node_session`); it stays open on
-    :meth:`close` unless ``owns_session``. Timeouts, in seconds: establishing
+    ``address``: ``https://HOST:PORT`` or ``HOST:PORT``. ``connections``:
+    the gateway's, shared by all its nodes; they stay open on :meth:`close`
+    unless ``owns_connections``. Timeouts, in seconds: establishing
     a connection (TCP and TLS), each wait for bytes of an answer, and each
     wait while writing (the node taking the next piece, or its final answer).
     """
 
-    def __init__(self, node_id: str, address: str, session: aiohttp.ClientSession, *,
+    def __init__(self, node_id: str, address: str, connections: NodeConnections, *,
                  connect_timeout: float = 2.0, read_timeout: float = 10.0, write_timeout: float = 30.0,
-                 owns_session: bool = False) -> None:
+                 owns_connections: bool = False) -> None:
         self.store_id = node_id
         self.node_id = node_id
         self.server_name = node_server_name(node_id)
         self.base_url = _base_url(address)
-        self.session = session
+        url = URL(self.base_url)
+        if url.host is None or url.port is None:
+            raise ValueError(f"node address needs a host and a port, got {address!r}")
+        self._host, self._port = url.host, url.port
+        self._authority = url.raw_authority
+        self.connections = connections
+        self.session = connections.session
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.write_timeout = write_timeout
-        self._owns_session = owns_session
+        self._owns_connections = owns_connections
         self._read = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
 
     def __repr__(self) -> str:
         return f"RemoteNodeStore({self.node_id!r}, {self.base_url!r})"
 
     async def close(self) -> None:
-        """Close the session if this store owns it."""
-        if self._owns_session:
-            await self.session.close()
+        """Close the connections if this store owns them."""
+        if self._owns_connections:
+            await self.connections.close()
 
     # -- helpers -----------------------------------------------------------
 
@@ -128,16 +123,24 @@ class RemoteNodeStore:
         """The exception for an unexpected answer."""
         try:
             raw = await response.content.read(_ERROR_BODY_LIMIT)
+        except _TRANSPORT_ERRORS:
+            raw = b""
+        return self._failure_of(response.status, raw)
+
+    def _failure_of(self, status: int, raw: bytes | bytearray) -> Exception:
+        """The exception for an unexpected answer of ``status`` whose body
+        begins with ``raw`` (the node's error document, when it is one)."""
+        try:
             doc: Any = json.loads(raw) if raw else None
-        except (ValueError, *_TRANSPORT_ERRORS):
+        except ValueError:
             doc = None
         code = error_code_of(doc)
         message = str(doc.get("message", "")) if isinstance(doc, dict) else ""
         if code in (ErrorCode.OFFLINE, ErrorCode.DRAINING):
-            return StoreOffline(f"node {self.node_id}: {message or code}")
-        if response.status == 409 and code == ErrorCode.EXISTS:
+            return StoreOffline(f"node {self.node_id}: {message or code.value}")
+        if status == 409 and code == ErrorCode.EXISTS:
             return FileExistsError(f"node {self.node_id}: {message}")
-        return NodeRequestFailed(self.node_id, response.status, code, message)
+        return NodeRequestFailed(self.node_id, status, code, message)
 
     def _request(self, method: str, path: str,
                  **kwargs: Any) -> contextlib.AbstractAsyncContextManager[aiohttp.ClientResponse]:
@@ -156,11 +159,12 @@ class RemoteNodeStore:
         await writer.start()
         return writer
 
-    async def read(self, fragment_id: str, offset: int, length: int) -> bytes:
+    async def read(self, fragment_id: str, offset: int, length: int) -> bytes | bytearray:
         """``length`` bytes at ``offset`` (fewer at the end of the fragment),
         whole frames verified by the node: FragmentCorrupt when one is bad,
         FragmentNotFound when the node does not have it, StoreOffline when
-        the node cannot be reached or answers too slowly."""
+        the node cannot be reached or answers too slowly, NodeRequestFailed
+        when it answers other bytes than those asked for."""
         if offset < 0 or length < 0:
             raise ValueError(f"invalid range: offset {offset}, length {length}")
         if length > MAX_READ:
@@ -169,28 +173,38 @@ class RemoteNodeStore:
             if not await self.exists(fragment_id):
                 raise FragmentNotFound(fragment_id)
             return b""
-        path = fragment_path(fragment_id)
+        head = (f"GET {fragment_path(fragment_id)} HTTP/1.1\r\nHost: {self._authority}\r\n"
+                f"Range: {range_header(offset, length)}\r\n\r\n").encode("ascii")
         try:
-            async with self._request("GET", path, headers={"Range": range_header(offset, length)}) as resp:
-                if resp.status in (200, 206):
-                    if resp.content_length is not None and resp.content_length > length:
-                        raise NodeRequestFailed(self.node_id, resp.status, None,
-                                                f"answers {resp.content_length} bytes for {length}")
-                    data = await resp.read()
-                    if len(data) > length:
-                        raise NodeRequestFailed(self.node_id, resp.status, None,
-                                                f"answered {len(data)} bytes for {length}")
-                    return data
-                if resp.status == 404:
-                    raise FragmentNotFound(fragment_id)
-                if resp.status == 416:
-                    return b""
-                if resp.status == 422:
-                    body = await resp.content.read(_ERROR_BODY_LIMIT)
-                    raise FragmentCorrupt(f"node {self.node_id}: {body.decode(errors='replace')}")
-                raise await self._failure(resp)
-        except _TRANSPORT_ERRORS as exc:
+            answer = await self.connections.fetch(
+                self._host, self._port, self.server_name, head, length,
+                connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
+        except ResponseInvalid as exc:
+            raise NodeRequestFailed(self.node_id, 0, None, f"unreadable answer: {exc}") from exc
+        except OSError as exc:  # connection, TLS and timeout failures
             raise self.offline(exc) from exc
+        return self._range_of(fragment_id, offset, answer)
+
+    def _range_of(self, fragment_id: str, offset: int, answer: Answer) -> bytes | bytearray:
+        """The bytes of a fragment read's answer, or what it means instead."""
+        status = answer.head.status
+        if status == 206:
+            try:
+                got = parse_content_range(answer.head.headers.get("content-range"))
+            except ResponseInvalid as exc:
+                raise NodeRequestFailed(self.node_id, status, None, str(exc)) from exc
+            if got.first != offset or got.length != len(answer.body):
+                raise NodeRequestFailed(self.node_id, status, None,
+                                        f"answered bytes {got.first}-{got.last} in {len(answer.body)} "
+                                        f"bytes for a read at {offset}")
+            return answer.body
+        if status == 404:
+            raise FragmentNotFound(fragment_id)
+        if status == 416:
+            return b""
+        if status == 422:
+            raise FragmentCorrupt(f"node {self.node_id}: {answer.body[:_ERROR_BODY_LIMIT].decode(errors='replace')}")
+        raise self._failure_of(status, answer.body)
 
     async def delete(self, fragment_id: str) -> None:
         """Delete a fragment on the node (missing is fine)."""

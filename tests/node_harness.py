@@ -11,7 +11,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from objectd.node_server import NodeServer
 from objectd.node_store import NodeStore
 
 SEGMENT = 4096
+
+Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -187,3 +190,27 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, interval: f
             return condition()
         time.sleep(interval)
     return True
+
+
+@contextlib.asynccontextmanager
+async def fake_node(certs: ClusterCerts, behaviour: Behaviour) -> AsyncIterator[str]:
+    """A TLS server with node-a's certificate acting out ``behaviour`` on
+    every connection (a real node's credentials, made-up behaviour); its
+    ``HOST:PORT``."""
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tasks.add(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await behaviour(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=certs.node_context("node-a"))
+    try:
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -6,20 +6,17 @@ certificate, so only its behaviour differs from a node's."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
-from objectd.fragment_store import StoreOffline, fragment_id
-from objectd.node_client import NodeRequestFailed, RemoteNodeStore, node_session
-from tests.node_harness import ClusterCerts, make_certs
+from objectd.fragment_store import FragmentCorrupt, FragmentNotFound, StoreOffline, fragment_id
+from objectd.node_client import NodeConnections, NodeRequestFailed, RemoteNodeStore
+from tests.node_harness import Behaviour, ClusterCerts, fake_node, make_certs
 
 FID = fragment_id("0123456789abcdef0123456789abcdef", 0)
-
-Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @pytest.fixture(scope="module")
@@ -28,32 +25,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> ClusterCerts:
 
 
 @pytest.fixture
-async def session(certs: ClusterCerts) -> AsyncIterator[aiohttp.ClientSession]:
-    pool = node_session(certs.gateway_context())
+async def session(certs: ClusterCerts) -> AsyncIterator[NodeConnections]:
+    pool = NodeConnections(certs.gateway_context())
     yield pool
     await pool.close()
-
-
-@contextlib.asynccontextmanager
-async def fake_node(certs: ClusterCerts, behaviour: Behaviour) -> AsyncIterator[str]:
-    """A TLS server with node-a's certificate acting out ``behaviour``; its address."""
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        tasks.add(asyncio.current_task())  # type: ignore[arg-type]
-        try:
-            await behaviour(reader, writer)
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=certs.node_context("node-a"))
-    try:
-        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -80,7 +55,7 @@ async def accept_and_misreport(reader: asyncio.StreamReader, writer: asyncio.Str
     await asyncio.sleep(3600)
 
 
-async def test_a_silent_node_times_out_as_offline(certs: ClusterCerts, session: aiohttp.ClientSession) -> None:
+async def test_a_silent_node_times_out_as_offline(certs: ClusterCerts, session: NodeConnections) -> None:
     async with fake_node(certs, silent) as address:
         store = RemoteNodeStore("node-a", address, session, connect_timeout=2, read_timeout=0.5)
         async with asyncio.timeout(60):
@@ -93,7 +68,7 @@ async def test_a_silent_node_times_out_as_offline(certs: ClusterCerts, session: 
 
 
 async def test_a_stalled_node_stops_the_writer_instead_of_filling_memory(
-        certs: ClusterCerts, session: aiohttp.ClientSession) -> None:
+        certs: ClusterCerts, session: NodeConnections) -> None:
     piece = b"p" * (1 << 20)
     async with fake_node(certs, invite_then_stall) as address:
         store = RemoteNodeStore("node-a", address, session, connect_timeout=2, read_timeout=5,
@@ -109,7 +84,7 @@ async def test_a_stalled_node_stops_the_writer_instead_of_filling_memory(
         await writer.abort()
 
 
-async def test_a_commit_the_node_misreports_fails(certs: ClusterCerts, session: aiohttp.ClientSession) -> None:
+async def test_a_commit_the_node_misreports_fails(certs: ClusterCerts, session: NodeConnections) -> None:
     async with fake_node(certs, accept_and_misreport) as address:
         store = RemoteNodeStore("node-a", address, session, connect_timeout=2, read_timeout=5,
                                 write_timeout=10)
@@ -122,7 +97,7 @@ async def test_a_commit_the_node_misreports_fails(certs: ClusterCerts, session: 
             await writer.write(b"more")
 
 
-def test_addresses(session: aiohttp.ClientSession) -> None:
+def test_addresses(session: NodeConnections) -> None:
     assert RemoteNodeStore("n1", "10.0.0.5:9100", session).base_url == "https://10.0.0.5:9100"
     assert RemoteNodeStore("n1", "https://[::1]:9100/", session).base_url == "https://[::1]:9100"
     assert RemoteNodeStore("n1", "h:1", session).server_name == "n1.node.objectd"
@@ -132,9 +107,94 @@ def test_addresses(session: aiohttp.ClientSession) -> None:
         RemoteNodeStore("../n1", "10.0.0.5:9100", session)
 
 
-async def test_invalid_requests_are_refused_before_sending(session: aiohttp.ClientSession) -> None:
+async def test_invalid_requests_are_refused_before_sending(session: NodeConnections) -> None:
     store = RemoteNodeStore("n1", "127.0.0.1:9", session)
     for call in (store.read("../x", 0, 1), store.delete("../x"), store.exists("../x"),
                  store.read(FID, -1, 5), store.read(FID, 0, 1 << 40)):
         with pytest.raises(ValueError):
             await call
+
+
+def answering(raw: bytes) -> Behaviour:
+    """A node that answers every request with ``raw``."""
+
+    async def behaviour(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            writer.write(raw)
+            await writer.drain()
+
+    return behaviour
+
+
+def _answer(status: str, body: bytes, *headers: str) -> bytes:
+    head = "".join(f"{h}\r\n" for h in headers)
+    return f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def _doc(code: str, message: str) -> bytes:
+    return json.dumps({"error": code, "message": message}).encode()
+
+
+async def test_a_read_returns_exactly_the_range_the_node_answers(certs: ClusterCerts,
+                                                                 session: NodeConnections) -> None:
+    body = bytes(range(256)) * 40
+    raw = _answer("206 Partial Content", body, f"Content-Range: bytes 100-{100 + len(body) - 1}/90000")
+    async with fake_node(certs, answering(raw)) as address:
+        store = RemoteNodeStore("node-a", address, session)
+        for _ in range(3):
+            assert await store.read(FID, 100, len(body)) == body
+            assert await store.read(FID, 100, len(body) + 500) == body  # the end of the fragment
+        assert session.opened == 1
+
+
+@pytest.mark.parametrize("raw, error, match", [
+    # Another range than asked, or a Content-Range that does not match the body.
+    (_answer("206 Partial Content", b"x" * 10, "Content-Range: bytes 0-9/100"), NodeRequestFailed,
+     "answered bytes 0-9"),
+    (_answer("206 Partial Content", b"x" * 10, "Content-Range: bytes 100-119/1000"), NodeRequestFailed,
+     "answered bytes 100-119 in 10 bytes"),
+    (_answer("206 Partial Content", b"x" * 10), NodeRequestFailed, "Content-Range"),
+    # More bytes than asked for: refused before they are kept.
+    (_answer("206 Partial Content", b"x" * 101, "Content-Range: bytes 100-200/1000"), NodeRequestFailed,
+     "at most 100"),
+    # Not HTTP as a node speaks it.
+    (b"HTTP/1.1 206 Partial Content\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nxxxxx\r\n0\r\n\r\n",
+     NodeRequestFailed, "transfer coding"),
+    (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", NodeRequestFailed, "status line"),
+    # A whole answer of the wrong kind.
+    (_answer("200 OK", b"x" * 10), NodeRequestFailed, "HTTP 200"),
+    (_answer("404 Not Found", _doc("not-found", "no such fragment")), FragmentNotFound, FID),
+    (_answer("422 Unprocessable Entity", _doc("corrupt", "frame of segment 3")), FragmentCorrupt, "segment 3"),
+    (_answer("503 Service Unavailable", _doc("offline", "disk gone")), StoreOffline, "disk gone"),
+    (_answer("503 Service Unavailable", _doc("draining", "")), StoreOffline, "draining"),
+    (_answer("400 Bad Request", _doc("bad-request", "nope")), NodeRequestFailed, "bad-request nope"),
+    (_answer("500 Internal Server Error", b"<html>" * 20_000), NodeRequestFailed, "HTTP 500"),
+])
+async def test_answers_other_than_the_range_asked_are_refused(
+        certs: ClusterCerts, session: NodeConnections, raw: bytes, error: type[Exception], match: str) -> None:
+    async with fake_node(certs, answering(raw)) as address:
+        store = RemoteNodeStore("node-a", address, session, read_timeout=10)
+        async with asyncio.timeout(60):
+            with pytest.raises(error, match=match):
+                await store.read(FID, 100, 100)
+
+
+async def test_a_range_past_the_end_reads_nothing(certs: ClusterCerts, session: NodeConnections) -> None:
+    raw = _answer("416 Range Not Satisfiable", _doc("out-of-range", "the fragment has 50 bytes"),
+                  "Content-Range: bytes */50")
+    async with fake_node(certs, answering(raw)) as address:
+        store = RemoteNodeStore("node-a", address, session)
+        assert await store.read(FID, 100, 10) == b""
+
+
+async def test_a_refused_connection_is_offline(session: NodeConnections) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = RemoteNodeStore("node-a", f"127.0.0.1:{port}", session, connect_timeout=2)
+    with pytest.raises(StoreOffline, match="refused|Connect"):
+        await store.read(FID, 0, 10)

@@ -14,14 +14,13 @@ import textwrap
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from erasure.framing import HEADER_SIZE
 from objectd.certs import client_context, node_server_name, server_context
 from objectd.drive_store import LocalDriveStore
 from objectd.fragment_store import FragmentCorrupt, FragmentNotFound, StoreOffline, fragment_id
-from objectd.node_client import NodeRequestFailed, RemoteNodeStore, node_session
+from objectd.node_client import NodeConnections, NodeRequestFailed, RemoteNodeStore
 from objectd.node_protocol import CACHE_HEADER
 from objectd.node_server import NodeConfig, NodeServer, NodeStartError, open_node
 from objectd.node_store import NodeStore
@@ -59,14 +58,14 @@ def node(certs: ClusterCerts, tmp_path: Path) -> Iterator[NodeThread]:
 
 
 @pytest.fixture
-async def session(certs: ClusterCerts) -> AsyncIterator[aiohttp.ClientSession]:
-    pool = node_session(certs.gateway_context())
+async def session(certs: ClusterCerts) -> AsyncIterator[NodeConnections]:
+    pool = NodeConnections(certs.gateway_context())
     yield pool
     await pool.close()
 
 
 @pytest.fixture
-def remote(node: NodeThread, session: aiohttp.ClientSession) -> RemoteNodeStore:
+def remote(node: NodeThread, session: NodeConnections) -> RemoteNodeStore:
     return RemoteNodeStore("node-a", node.url, session, connect_timeout=5, read_timeout=20, write_timeout=20)
 
 
@@ -205,7 +204,7 @@ async def test_list_pages_and_info(node: NodeThread, remote: RemoteNodeStore) ->
 
 
 async def test_a_draining_node_takes_no_new_fragments(certs: ClusterCerts, tmp_path: Path,
-                                                      session: aiohttp.ClientSession) -> None:
+                                                      session: NodeConnections) -> None:
     folder = tmp_path / "drain"
     plain = start_node(certs, folder)
     store = RemoteNodeStore("node-a", plain.url, session)
@@ -248,7 +247,7 @@ async def test_a_node_whose_disk_is_gone_answers_offline(node: NodeThread, remot
 
 
 async def test_gateway_refuses_a_node_whose_certificate_names_another_id(
-        node: NodeThread, session: aiohttp.ClientSession) -> None:
+        node: NodeThread, session: NodeConnections) -> None:
     impostor = RemoteNodeStore("node-b", node.url, session)  # node-a answers at that address
     with pytest.raises(StoreOffline, match="node-b.node.objectd"):
         await impostor.info()
@@ -259,7 +258,7 @@ async def test_gateway_refuses_a_node_whose_certificate_names_another_id(
     assert committed(node) == [] and no_temporary_files(node)
 
 
-async def test_nothing_listening_is_offline(session: aiohttp.ClientSession) -> None:
+async def test_nothing_listening_is_offline(session: NodeConnections) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from objectd.certs import client_context
 from objectd.fragment_store import FragmentNotFound, fragment_id
-from objectd.node_client import RemoteNodeStore, node_session
+from objectd.node_client import NodeConnections, RemoteNodeStore
 from tests.node_harness import fragment_frames
 
 READY = re.compile(r"objectd node (\S+) listening at (\S+)")
@@ -111,14 +110,14 @@ def processes() -> Iterator[list[NodeProcess]]:
 
 
 @pytest.fixture
-async def session(cluster_dir: Path) -> AsyncIterator[aiohttp.ClientSession]:
-    pool = node_session(client_context(cluster_dir, cluster_dir / "gw.crt", cluster_dir / "gw.key"))
+async def session(cluster_dir: Path) -> AsyncIterator[NodeConnections]:
+    pool = NodeConnections(client_context(cluster_dir, cluster_dir / "gw.crt", cluster_dir / "gw.key"))
     yield pool
     await pool.close()
 
 
 async def test_node_serves_stops_on_sigterm_and_restarts_with_its_id_and_fragments(
-        cluster_dir: Path, tmp_path: Path, processes: list[NodeProcess], session: aiohttp.ClientSession) -> None:
+        cluster_dir: Path, tmp_path: Path, processes: list[NodeProcess], session: NodeConnections) -> None:
     data = tmp_path / "alpha"
     first = NodeProcess(node_args(cluster_dir, data, "alpha", "--id", "alpha", "--site", "home",
                                   "--zone", "shelf")).start()

@@ -1,0 +1,352 @@
+"""Tests for objectd.node_connection: the gateway's pooled fragment-read
+connections, against fake nodes (real TLS servers with a real node
+certificate), on uvloop (as objectd runs) and on asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import uvloop
+
+from objectd.certs import node_server_name
+from objectd.node_connection import NodeConnections
+from objectd.node_response import Answer
+from tests.node_harness import ClusterCerts, fake_node, make_certs
+
+RUNNERS: dict[str, Callable[[Awaitable[Any]], Any]] = {"uvloop": uvloop.run, "asyncio": asyncio.run}
+NAME = node_server_name("node-a")
+REQUEST = b"GET /v1/fragments/x HTTP/1.1\r\nHost: node\r\nRange: bytes=0-9\r\n\r\n"
+BODY = b"0123456789"
+
+
+def partial(body: bytes = BODY, extra: bytes = b"") -> bytes:
+    return (b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-%d/100\r\n%sContent-Length: %d\r\n\r\n"
+            % (len(body) - 1, extra, len(body))) + body
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> ClusterCerts:
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(params=sorted(RUNNERS))
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[Any]], Any]:
+    return RUNNERS[request.param]
+
+
+class Node:
+    """Connections and requests a fake node saw."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests = 0
+        self.reader: asyncio.StreamReader | None = None
+
+
+Script = Callable[[Node, int, int, asyncio.StreamWriter], Awaitable[bool]]
+"""(node, connection number, request number on it, writer) -> keep serving."""
+
+
+def scripted(node: Node, script: Script) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    async def behaviour(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        node.connections += 1
+        node.reader = reader
+        number = node.connections
+        on_this = 0
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            node.requests += 1
+            on_this += 1
+            if not await script(node, number, on_this, writer):
+                return
+            await writer.drain()
+
+    return behaviour
+
+
+async def answer_all(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+    writer.write(partial())
+    return True
+
+
+async def fetch(pool: NodeConnections, address: str, *, read_timeout: float = 10.0,
+                name: str = NAME) -> Answer:
+    host, _, port = address.rpartition(":")
+    return await pool.fetch(host, int(port), name, REQUEST, 1 << 20,
+                            connect_timeout=5.0, read_timeout=read_timeout)
+
+
+def idle(pool: NodeConnections, address: str, name: str = NAME) -> int:
+    host, _, port = address.rpartition(":")
+    return pool.idle_count(host, int(port), name)
+
+
+def test_reads_reuse_one_pooled_connection(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, answer_all)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                for _ in range(3):
+                    answer = await fetch(pool, address)
+                    assert answer.head.status == 206 and answer.body == BODY
+                assert (pool.opened, node.connections, node.requests) == (1, 1, 3)
+                assert idle(pool, address) == 1
+                answers = await asyncio.gather(*(fetch(pool, address) for _ in range(4)))
+                assert all(a.body == BODY for a in answers)
+                assert pool.opened == 4 and idle(pool, address) == 4
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_a_reused_connection_the_node_dropped_is_replaced_once(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def first_answers_once(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        if conn == 1 and request == 2:
+            return False  # closes without answering, as a node dropping an idle connection
+        writer.write(partial())
+        return True
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, first_answers_once)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                assert (await fetch(pool, address)).body == BODY
+                assert (await fetch(pool, address)).body == BODY
+                assert (pool.opened, node.connections, node.requests) == (2, 2, 3)
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_a_new_connection_that_fails_is_not_retried(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def hang_up(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        return False
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, hang_up)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                async with asyncio.timeout(30):
+                    with pytest.raises(ConnectionError):
+                        await fetch(pool, address)
+                assert node.connections == 1 and idle(pool, address) == 0
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_an_answer_cut_midway_is_not_retried(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def cut_the_second(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        if request == 2:
+            writer.write(partial()[:-4])
+            await writer.drain()
+            return False
+        writer.write(partial())
+        return True
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, cut_the_second)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                await fetch(pool, address)
+                with pytest.raises(ConnectionError):
+                    await fetch(pool, address)
+                assert (node.connections, node.requests) == (1, 2)
+                assert idle(pool, address) == 0
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_a_silent_node_times_out_and_its_connection_closes(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def silent(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(3600)
+        return False
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, silent)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                async with asyncio.timeout(30):
+                    with pytest.raises(TimeoutError):
+                        await fetch(pool, address, read_timeout=0.3)
+                assert idle(pool, address) == 0
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_a_slow_but_steady_answer_is_not_cut(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    body = os.urandom(40_000)
+
+    async def trickle(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        raw = (b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-%d/100000\r\nContent-Length: %d\r\n\r\n"
+               % (len(body) - 1, len(body))) + body
+        step = len(raw) // 8 + 1
+        for at in range(0, len(raw), step):
+            writer.write(raw[at : at + step])
+            await writer.drain()
+            await asyncio.sleep(0.15)  # 1.2 s in all, never 0.5 s without a byte
+        return True
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, trickle)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                answer = await fetch(pool, address, read_timeout=0.5)
+                assert bytes(answer.body) == body
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_a_cancelled_read_closes_its_connection(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def main() -> None:
+        node = Node()
+        began = asyncio.Event()
+        hung_up = asyncio.Event()
+
+        async def half_then_stall(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+            writer.write(partial(b"z" * 100_000)[:50_000])
+            await writer.drain()
+            began.set()
+            assert node.reader is not None
+            try:
+                if await node.reader.read(100) == b"":
+                    hung_up.set()
+            except ConnectionError:
+                hung_up.set()
+            return False
+
+        async with fake_node(certs, scripted(node, half_then_stall)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                task = asyncio.ensure_future(fetch(pool, address))
+                await asyncio.wait_for(began.wait(), 30)
+                await asyncio.sleep(0.1)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert idle(pool, address) == 0
+                await asyncio.wait_for(hung_up.wait(), 30)  # the gateway closed it
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_answers_that_end_the_connection_are_not_pooled(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def close_after(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        writer.write(partial(extra=b"Connection: close\r\n"))
+        return True
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, close_after)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                assert (await fetch(pool, address)).body == BODY
+                assert idle(pool, address) == 0
+                assert (await fetch(pool, address)).body == BODY
+                assert pool.opened == 2
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_bytes_nobody_asked_for_close_the_connection(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def babble(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        writer.write(partial())
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.write(b"HTTP/1.1 206 Partial Content\r\n")  # an answer to no request
+        return True
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, babble)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                assert (await fetch(pool, address)).body == BODY
+                for _ in range(100):
+                    if idle(pool, address) == 0:
+                        break
+                    await asyncio.sleep(0.05)
+                assert idle(pool, address) == 0
+                assert (await fetch(pool, address)).body == BODY
+                assert pool.opened == 2
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_a_node_holding_another_name_is_refused(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, answer_all)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                with pytest.raises(ssl.SSLCertVerificationError):
+                    await fetch(pool, address, name=node_server_name("node-b"))
+                assert node.requests == 0
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_closing_fails_reads_in_flight(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def silent(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(3600)
+        return False
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, silent)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            task = asyncio.ensure_future(fetch(pool, address))
+            while node.requests == 0:
+                await asyncio.sleep(0.02)
+            await pool.close()
+            with pytest.raises(ConnectionError):
+                await asyncio.wait_for(task, 30)
+
+    run(main())
+
+
+def test_connections_idle_past_the_keepalive_are_not_reused(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, answer_all)) as address:
+            pool = NodeConnections(certs.gateway_context(), keepalive_timeout=0.2)
+            try:
+                await fetch(pool, address)
+                await asyncio.sleep(0.4)
+                await fetch(pool, address)
+                assert pool.opened == 2 and node.connections == 2
+            finally:
+                await pool.close()
+
+    run(main())
