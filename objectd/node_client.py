@@ -163,8 +163,9 @@ class RemoteNodeStore:
         """``length`` bytes at ``offset`` (fewer at the end of the fragment),
         whole frames verified by the node: FragmentCorrupt when one is bad,
         FragmentNotFound when the node does not have it, StoreOffline when
-        the node cannot be reached or answers too slowly, NodeRequestFailed
-        when it answers other bytes than those asked for."""
+        the node cannot be reached, answers too slowly or does not speak the
+        node protocol, NodeRequestFailed when it answers other bytes than
+        those asked for."""
         if offset < 0 or length < 0:
             raise ValueError(f"invalid range: offset {offset}, length {length}")
         if length > MAX_READ:
@@ -179,13 +180,13 @@ class RemoteNodeStore:
             answer = await self.connections.fetch(
                 self._host, self._port, self.server_name, head, length,
                 connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
-        except ResponseInvalid as exc:
-            raise NodeRequestFailed(self.node_id, 0, None, f"unreadable answer: {exc}") from exc
-        except OSError as exc:  # connection, TLS and timeout failures
+        except (ResponseInvalid, OSError) as exc:
+            # Not HTTP as a node speaks it (another service on its port), or a
+            # connection, TLS or timeout failure: the node is not there.
             raise self.offline(exc) from exc
-        return self._range_of(fragment_id, offset, answer)
+        return self._range_of(fragment_id, offset, length, answer)
 
-    def _range_of(self, fragment_id: str, offset: int, answer: Answer) -> bytes | bytearray:
+    def _range_of(self, fragment_id: str, offset: int, length: int, answer: Answer) -> bytes | bytearray:
         """The bytes of a fragment read's answer, or what it means instead."""
         status = answer.head.status
         if status == 206:
@@ -193,10 +194,13 @@ class RemoteNodeStore:
                 got = parse_content_range(answer.head.headers.get("content-range"))
             except ResponseInvalid as exc:
                 raise NodeRequestFailed(self.node_id, status, None, str(exc)) from exc
-            if got.first != offset or got.length != len(answer.body):
+            # Short only at the end of the fragment (the length was checked
+            # against the range asked before any byte was kept).
+            if got.first != offset or got.length != len(answer.body) or (
+                    got.last != offset + length - 1 and got.last != got.size - 1):
                 raise NodeRequestFailed(self.node_id, status, None,
-                                        f"answered bytes {got.first}-{got.last} in {len(answer.body)} "
-                                        f"bytes for a read at {offset}")
+                                        f"answered bytes {got.first}-{got.last}/{got.size} in "
+                                        f"{len(answer.body)} bytes for {length} at {offset}")
             return answer.body
         if status == 404:
             raise FragmentNotFound(fragment_id)

@@ -13,7 +13,8 @@ gateway's CPU per byte read, measured).
 Timeouts: establishing a connection (TCP and TLS together), and each wait for
 bytes of an answer (not the whole answer: a large range on a slow but live
 link is not cut). A read that is cancelled or fails closes its connection;
-only a connection whose answer was read whole goes back to the pool.
+only a connection whose answer was read whole goes back to the pool. At most
+``limit_per_host`` reads run at once per node; more wait for one to end.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ IDLE_PER_NODE = 32
 """Idle read connections kept per node; more are closed once used."""
 
 
+class ConnectionsClosed(ConnectionError):
+    """The gateway's node connections were closed (it is stopping)."""
+
+
 class NodeConnection(asyncio.BufferedProtocol):
     """One TLS connection to a node, carrying one request at a time."""
 
@@ -47,8 +52,7 @@ class NodeConnection(asyncio.BufferedProtocol):
         """Requests started on this connection."""
         self._receiver: ResponseReceiver | None = None
         self._waiter: asyncio.Future[Answer] | None = None
-        self._progress = 0
-        self._progress_seen = 0
+        self._last_progress = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
         self._read_timeout = 0.0
         self._stray = bytearray(256)
@@ -60,6 +64,9 @@ class NodeConnection(asyncio.BufferedProtocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:  # noqa: D102
+        # Always a memoryview: asyncio's TLS reader slices the buffer to fill
+        # it in steps, and a slice of a bytearray would be a copy, leaving the
+        # receiver's (unfilled) buffer unwritten.
         if self._receiver is None:
             return memoryview(self._stray)  # bytes nobody asked for: refused in buffer_updated
         return self._receiver.get_buffer()
@@ -69,7 +76,7 @@ class NodeConnection(asyncio.BufferedProtocol):
         if receiver is None:
             self._fail(ResponseInvalid("bytes from the node while no request was waiting"))
             return
-        self._progress += nbytes
+        self._last_progress = self._loop.time()
         try:
             done = receiver.buffer_updated(nbytes)
         except ResponseInvalid as exc:
@@ -112,28 +119,32 @@ class NodeConnection(asyncio.BufferedProtocol):
         self._receiver = receiver
         self._waiter = self._loop.create_future()
         self._read_timeout = read_timeout
-        self._progress_seen = self._progress
+        self._last_progress = self._loop.time()
         self._watchdog = self._loop.call_later(read_timeout, self._check_progress)
+        waiter = self._waiter
         try:
             self.transport.write(head)
-            return await self._waiter
+            return await waiter
         except BaseException:
             self._finish()
             self.close()
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()  # retrieved: a cancelled read's failure is not logged later
             raise
         finally:
             self._waiter = None
 
     def _check_progress(self) -> None:
-        # One timer per read, rearmed while bytes keep coming: cheaper than
-        # rescheduling a timer for every TLS record.
+        # One timer per read, moved on to the last byte's time plus the
+        # timeout while bytes keep coming: cheaper than rescheduling a timer
+        # for every TLS record.
         if self._receiver is None:
             return
-        if self._progress == self._progress_seen:
+        quiet = self._loop.time() - self._last_progress
+        if quiet >= self._read_timeout:
             self._fail(TimeoutError(f"no answer for {self._read_timeout} s"))
             return
-        self._progress_seen = self._progress
-        self._watchdog = self._loop.call_later(self._read_timeout, self._check_progress)
+        self._watchdog = self._loop.call_later(self._read_timeout - quiet, self._check_progress)
 
     def _finish(self) -> None:
         self._receiver = None
@@ -157,6 +168,7 @@ class NodeConnection(asyncio.BufferedProtocol):
 
 @dataclass
 class _NodePool:
+    slots: asyncio.Semaphore
     idle: list[NodeConnection] = field(default_factory=list)
 
 
@@ -164,16 +176,19 @@ class NodeConnections:
     """A gateway's connections to its nodes, all under one client TLS
     context (its certificate, the cluster CA).
 
-    ``session``: the aiohttp session for requests other than fragment reads,
-    at most ``limit_per_host`` connections per node. Idle connections of both
-    kinds close after ``keepalive_timeout``, before a node's own idle limit
-    (75 s), so a pooled connection is not reused just as the node drops it.
+    ``session``: the aiohttp session for requests other than fragment reads.
+    Each kind uses at most ``limit_per_host`` connections per node. An idle
+    connection is not reused after ``keepalive_timeout``, shorter than a
+    node's own idle limit (75 s), so it is not reused just as the node drops
+    it.
     """
 
     def __init__(self, ssl_context: ssl.SSLContext, *, limit_per_host: int = 64,
                  keepalive_timeout: float = 60.0) -> None:
         self.ssl_context = ssl_context
         self.keepalive_timeout = keepalive_timeout
+        self.limit_per_host = limit_per_host
+        self._closed = False
         connector = aiohttp.TCPConnector(ssl=ssl_context, limit=0, limit_per_host=limit_per_host,
                                          keepalive_timeout=keepalive_timeout)
         self.session = aiohttp.ClientSession(connector=connector, read_bufsize=READ_BUFSIZE)
@@ -183,7 +198,9 @@ class NodeConnections:
         """Read connections opened so far (for tests and statistics)."""
 
     async def close(self) -> None:
-        """Close every connection (idle and busy) and the session."""
+        """Close every connection (idle and busy) and the session; reads
+        still running fail, and none start after."""
+        self._closed = True
         for pool in self._pools.values():
             for conn in pool.idle:
                 conn.close()
@@ -204,6 +221,9 @@ class NodeConnections:
                 lambda: NodeConnection(loop), host, port, ssl=self.ssl_context,
                 server_hostname=server_name, ssl_handshake_timeout=timeout)
         self.opened += 1
+        if self._closed:
+            conn.close()
+            raise ConnectionsClosed("the node connections are closed")
         return conn
 
     def _take_idle(self, pool: _NodePool) -> NodeConnection | None:
@@ -224,28 +244,33 @@ class NodeConnections:
         answer byte arrives; the request (a read: safe to repeat) is then
         sent once more on a new connection.
         """
+        if self._closed:
+            raise ConnectionsClosed("the node connections are closed")
         key = (host, port, server_name)
-        pool = self._pools.setdefault(key, _NodePool())
-        conn = self._take_idle(pool)
-        reused = conn is not None
-        if conn is None:
-            conn = await self._connect(host, port, server_name, connect_timeout)
-        while True:
-            receiver = ResponseReceiver(body_limit)
-            self._busy.add(conn)
-            try:
-                answer = await conn.request(head, receiver, read_timeout)
-            except (ConnectionError, ssl.SSLError):
-                if not reused or receiver.started:
-                    raise
-                reused = False
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _NodePool(asyncio.Semaphore(self.limit_per_host))
+        async with pool.slots:
+            conn = self._take_idle(pool)
+            reused = conn is not None
+            if conn is None:
                 conn = await self._connect(host, port, server_name, connect_timeout)
-                continue
-            finally:
-                self._busy.discard(conn)
-            if conn.usable and len(pool.idle) < IDLE_PER_NODE:
-                conn.idle_since = asyncio.get_running_loop().time()
-                pool.idle.append(conn)
-            else:
-                conn.close()
-            return answer
+            while True:
+                receiver = ResponseReceiver(body_limit)
+                self._busy.add(conn)
+                try:
+                    answer = await conn.request(head, receiver, read_timeout)
+                except (ConnectionError, ssl.SSLError):
+                    if not reused or receiver.started or self._closed:
+                        raise
+                    reused = False
+                    conn = await self._connect(host, port, server_name, connect_timeout)
+                    continue
+                finally:
+                    self._busy.discard(conn)
+                if conn.usable and not self._closed and len(pool.idle) < IDLE_PER_NODE:
+                    conn.idle_since = asyncio.get_running_loop().time()
+                    pool.idle.append(conn)
+                else:
+                    conn.close()
+                return answer

@@ -142,7 +142,7 @@ def _doc(code: str, message: str) -> bytes:
 async def test_a_read_returns_exactly_the_range_the_node_answers(certs: ClusterCerts,
                                                                  session: NodeConnections) -> None:
     body = bytes(range(256)) * 40
-    raw = _answer("206 Partial Content", body, f"Content-Range: bytes 100-{100 + len(body) - 1}/90000")
+    raw = _answer("206 Partial Content", body, f"Content-Range: bytes 100-{100 + len(body) - 1}/{100 + len(body)}")
     async with fake_node(certs, answering(raw)) as address:
         store = RemoteNodeStore("node-a", address, session)
         for _ in range(3):
@@ -156,15 +156,18 @@ async def test_a_read_returns_exactly_the_range_the_node_answers(certs: ClusterC
     (_answer("206 Partial Content", b"x" * 10, "Content-Range: bytes 0-9/100"), NodeRequestFailed,
      "answered bytes 0-9"),
     (_answer("206 Partial Content", b"x" * 10, "Content-Range: bytes 100-119/1000"), NodeRequestFailed,
-     "answered bytes 100-119 in 10 bytes"),
+     "answered bytes 100-119/1000 in 10 bytes"),
     (_answer("206 Partial Content", b"x" * 10), NodeRequestFailed, "Content-Range"),
+    # Short, but not at the end of the fragment.
+    (_answer("206 Partial Content", b"x" * 50, "Content-Range: bytes 100-149/1000"), NodeRequestFailed,
+     "answered bytes 100-149/1000 in 50 bytes for 100"),
     # More bytes than asked for: refused before they are kept.
-    (_answer("206 Partial Content", b"x" * 101, "Content-Range: bytes 100-200/1000"), NodeRequestFailed,
+    (_answer("206 Partial Content", b"x" * 101, "Content-Range: bytes 100-200/1000"), StoreOffline,
      "at most 100"),
-    # Not HTTP as a node speaks it.
+    # Not HTTP as a node speaks it: something else answers at the node's address.
     (b"HTTP/1.1 206 Partial Content\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nxxxxx\r\n0\r\n\r\n",
-     NodeRequestFailed, "transfer coding"),
-    (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", NodeRequestFailed, "status line"),
+     StoreOffline, "transfer coding"),
+    (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", StoreOffline, "status line"),
     # A whole answer of the wrong kind.
     (_answer("200 OK", b"x" * 10), NodeRequestFailed, "HTTP 200"),
     (_answer("404 Not Found", _doc("not-found", "no such fragment")), FragmentNotFound, FID),

@@ -5,6 +5,7 @@ certificate), on uvloop (as objectd runs) and on asyncio."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ import pytest
 import uvloop
 
 from objectd.certs import node_server_name
-from objectd.node_connection import NodeConnections
+from objectd.node_connection import IDLE_PER_NODE, ConnectionsClosed, NodeConnections
 from objectd.node_response import Answer
 from tests.node_harness import ClusterCerts, fake_node, make_certs
 
@@ -78,9 +79,9 @@ async def answer_all(node: Node, conn: int, request: int, writer: asyncio.Stream
 
 
 async def fetch(pool: NodeConnections, address: str, *, read_timeout: float = 10.0,
-                name: str = NAME) -> Answer:
+                name: str = NAME, limit: int = 1 << 20) -> Answer:
     host, _, port = address.rpartition(":")
-    return await pool.fetch(host, int(port), name, REQUEST, 1 << 20,
+    return await pool.fetch(host, int(port), name, REQUEST, limit,
                             connect_timeout=5.0, read_timeout=read_timeout)
 
 
@@ -175,18 +176,24 @@ def test_an_answer_cut_midway_is_not_retried(certs: ClusterCerts, run: Callable[
 
 
 def test_a_silent_node_times_out_and_its_connection_closes(certs: ClusterCerts, run: Callable[..., Any]) -> None:
-    async def silent(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(3600)
-        return False
-
     async def main() -> None:
         node = Node()
+        hung_up = asyncio.Event()
+
+        async def silent(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+            assert node.reader is not None
+            with contextlib.suppress(ConnectionError):
+                await node.reader.read()  # until the gateway closes
+            hung_up.set()
+            return False
+
         async with fake_node(certs, scripted(node, silent)) as address:
             pool = NodeConnections(certs.gateway_context())
             try:
                 async with asyncio.timeout(30):
                     with pytest.raises(TimeoutError):
                         await fetch(pool, address, read_timeout=0.3)
+                    await hung_up.wait()
                 assert idle(pool, address) == 0
             finally:
                 await pool.close()
@@ -200,11 +207,11 @@ def test_a_slow_but_steady_answer_is_not_cut(certs: ClusterCerts, run: Callable[
     async def trickle(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
         raw = (b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-%d/100000\r\nContent-Length: %d\r\n\r\n"
                % (len(body) - 1, len(body))) + body
-        step = len(raw) // 8 + 1
+        step = len(raw) // 12 + 1
         for at in range(0, len(raw), step):
             writer.write(raw[at : at + step])
             await writer.drain()
-            await asyncio.sleep(0.15)  # 1.2 s in all, never 0.5 s without a byte
+            await asyncio.sleep(0.15)  # 1.8 s in all, never 1 s without a byte
         return True
 
     async def main() -> None:
@@ -212,7 +219,7 @@ def test_a_slow_but_steady_answer_is_not_cut(certs: ClusterCerts, run: Callable[
         async with fake_node(certs, scripted(node, trickle)) as address:
             pool = NodeConnections(certs.gateway_context())
             try:
-                answer = await fetch(pool, address, read_timeout=0.5)
+                answer = await fetch(pool, address, read_timeout=1.0)
                 assert bytes(answer.body) == body
             finally:
                 await pool.close()
@@ -346,6 +353,75 @@ def test_connections_idle_past_the_keepalive_are_not_reused(certs: ClusterCerts,
                 await asyncio.sleep(0.4)
                 await fetch(pool, address)
                 assert pool.opened == 2 and node.connections == 2
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_large_answers_arrive_intact(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    # Many TLS records into one unfilled buffer: every byte must be the node's.
+    bodies = [os.urandom(3 << 20), os.urandom((1 << 20) + 12_345)]
+
+    async def answer_big(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        writer.write(partial(bodies[(request - 1) % 2]))
+        return True
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, answer_big)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            try:
+                for i in range(4):
+                    answer = await fetch(pool, address, limit=4 << 20)
+                    assert answer.body == bodies[i % 2]
+            finally:
+                await pool.close()
+
+    run(main())
+
+
+def test_closing_stops_a_read_on_a_reused_connection(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def answer_then_stall(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
+        if request == 2:
+            await asyncio.sleep(3600)
+        writer.write(partial())
+        return True
+
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, answer_then_stall)) as address:
+            pool = NodeConnections(certs.gateway_context())
+            await fetch(pool, address)
+            task = asyncio.ensure_future(fetch(pool, address))
+            while node.requests < 2:
+                await asyncio.sleep(0.02)
+            await pool.close()
+            with pytest.raises(ConnectionError):
+                await asyncio.wait_for(task, 30)
+            assert pool.opened == 1 and node.connections == 1  # not sent again elsewhere
+            with pytest.raises(ConnectionsClosed):
+                await fetch(pool, address)
+
+    run(main())
+
+
+def test_reads_per_node_are_limited_and_idle_ones_capped(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def main() -> None:
+        node = Node()
+        async with fake_node(certs, scripted(node, answer_all)) as address:
+            pool = NodeConnections(certs.gateway_context(), limit_per_host=3)
+            try:
+                answers = await asyncio.gather(*(fetch(pool, address) for _ in range(12)))
+                assert all(a.body == BODY for a in answers)
+                assert pool.opened == 3 and node.connections == 3
+            finally:
+                await pool.close()
+            pool = NodeConnections(certs.gateway_context(), limit_per_host=IDLE_PER_NODE + 8)
+            try:
+                await asyncio.gather(*(fetch(pool, address) for _ in range(IDLE_PER_NODE + 8)))
+                assert pool.opened == IDLE_PER_NODE + 8
+                assert idle(pool, address) == IDLE_PER_NODE
             finally:
                 await pool.close()
 
