@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from erasure.errors import PieceCorrupt
+from erasure.unfilled import unfilled_bytearray
 
 CIPHER_OVERHEAD = 16
 """Bytes sealing adds to a piece: the GCM tag."""
@@ -76,17 +77,24 @@ class PieceCipher:
         frag_index: int,
         seg_index: int,
         sealed: bytes | bytearray | memoryview,
-    ) -> bytes:
+    ) -> bytearray:
         """Authenticate and decrypt one piece sealed by ``seal`` with the same
         stream id and indexes. Raises ``PieceCorrupt`` when authentication fails
         (damaged, swapped or foreign piece, or wrong key)."""
         nonce = _nonce(frag_index, seg_index)
+        size = memoryview(sealed).nbytes - CIPHER_OVERHEAD
+        if size < 0:
+            raise PieceCorrupt(f"piece fragment {frag_index} segment {seg_index} is shorter than its tag")
+        # Into a buffer not zeroed first (``decrypt`` zeroes its result): it is
+        # written whole, and dropped unread when authentication fails.
+        plain = unfilled_bytearray(size)
         try:
-            return self._aead.decrypt(nonce, sealed, _aad(stream_id, nonce))
+            self._aead.decrypt_into(nonce, sealed, _aad(stream_id, nonce), plain)
         except InvalidTag:
             raise PieceCorrupt(
                 f"piece fragment {frag_index} segment {seg_index} failed authentication"
             ) from None
+        return plain
 
 
 def _nonce(frag_index: int, seg_index: int) -> bytes:

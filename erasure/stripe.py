@@ -150,7 +150,7 @@ class StripeDecoder(_StripeStream):
         frag_index: int,
         segment_len: int,
         piece: bytes | bytearray | memoryview,
-    ) -> bytes | memoryview:
+    ) -> bytes | bytearray | memoryview:
         """Verify one frame and return the pyeclib fragment it carries.
 
         Raises ``PieceCorrupt`` when the frame is damaged, belongs elsewhere

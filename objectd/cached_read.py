@@ -25,6 +25,8 @@ import ctypes
 import os
 import sys
 
+from erasure.unfilled import unfilled_bytearray
+
 __all__ = ["CACHED_READS", "read_cached"]
 
 _SYS_OPENAT2 = 437  # one number on every Linux architecture but alpha (added after 5.1 unified them)
@@ -107,7 +109,7 @@ def read_cached(path: str | os.PathLike[str], offset: int, length: int) -> bytea
     if fd is None:
         return None
     try:
-        buf = bytearray(length)
+        buf = unfilled_bytearray(length)  # returned only when read whole
         try:
             got = os.preadv(fd, [buf], offset, os.RWF_NOWAIT)
         except OSError:  # EAGAIN: not all cached; EOPNOTSUPP: not on this filesystem

@@ -7,7 +7,9 @@ into fresh objects, then gathered and joined into the answer. A
 is fed (:meth:`~ResponseReceiver.get_buffer`, then
 :meth:`~ResponseReceiver.buffer_updated`), and hands out the answer's own body
 buffer once the head is known, so the TLS layer decrypts each body byte
-straight into the bytearray the data path keeps.
+straight into the bytearray the data path keeps. That bytearray is not zeroed
+first (:func:`~erasure.unfilled.unfilled_bytearray`): an answer is handed out
+only once every byte of its body has arrived.
 
 Only what a node sends is accepted: HTTP/1.x with a Content-Length (nodes
 never answer chunked), a head under :data:`MAX_HEAD`, a body no longer than the
@@ -17,11 +19,11 @@ came on is not reused.
 
 from __future__ import annotations
 
-import ctypes
 import re
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from erasure.unfilled import unfilled_bytearray
 
 MAX_HEAD = 16 << 10
 """Largest head accepted (status line and headers)."""
@@ -33,29 +35,6 @@ _STATUS_LINE = re.compile(rb"\AHTTP/1\.([01]) ([1-5][0-9][0-9])(?: [^\r\n]*)?\Z"
 _HEADER_NAME = re.compile(rb"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _DIGITS = re.compile(r"\A[0-9]{1,19}\Z")
 _CONTENT_RANGE = re.compile(r"\Abytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})\Z")
-
-
-def _zeroed(size: int) -> bytearray:
-    return bytearray(size)
-
-
-def _uninitialized_bytearray() -> Callable[[int], bytearray]:
-    if sys.implementation.name != "cpython":
-        return _zeroed
-    new = ctypes.pythonapi.PyByteArray_FromStringAndSize
-    new.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
-    new.restype = ctypes.py_object
-    return lambda size: new(None, size)  # type: ignore[no-any-return]
-
-
-unfilled_bytearray: Callable[[int], bytearray] = _uninitialized_bytearray()
-"""A bytearray of ``size`` bytes whose contents are whatever the allocator
-left there (CPython's ``PyByteArray_FromStringAndSize(NULL, size)``).
-
-``bytearray(size)`` writes zeros first, and on fresh memory that cost as much
-as decrypting into it. Only for buffers that are filled whole before anyone
-reads them: a :class:`ResponseReceiver` hands out a body only once every
-byte of it has arrived."""
 
 
 class ResponseInvalid(Exception):

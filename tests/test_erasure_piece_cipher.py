@@ -90,3 +90,19 @@ def test_seal_into_writes_what_seal_returns(cipher: PieceCipher, size: int) -> N
 def test_seal_into_needs_exactly_the_sealed_size(cipher: PieceCipher) -> None:
     with pytest.raises(ValueError):
         cipher.seal_into(STREAM, 0, 0, b"abc", bytearray(3 + CIPHER_OVERHEAD - 1))
+
+
+def test_pieces_shorter_than_their_tag_fail(cipher: PieceCipher) -> None:
+    for sealed in (b"", b"x" * (CIPHER_OVERHEAD - 1)):
+        with pytest.raises(PieceCorrupt):
+            cipher.open(STREAM, 0, 0, sealed)
+    assert cipher.open(STREAM, 0, 0, cipher.seal(STREAM, 0, 0, b"")) == b""
+
+
+def test_opened_pieces_are_exactly_the_plaintext_each_time(cipher: PieceCipher) -> None:
+    # Opened into buffers that are not zeroed first: every byte must be written.
+    plain = os.urandom(1 << 20)
+    sealed = cipher.seal(STREAM, 1, 2, plain)
+    for _ in range(8):
+        opened = cipher.open(STREAM, 1, 2, sealed)
+        assert type(opened) is bytearray and opened == plain

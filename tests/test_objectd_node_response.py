@@ -14,7 +14,6 @@ from objectd.node_response import (
     ResponseReceiver,
     parse_content_range,
     parse_response_head,
-    unfilled_bytearray,
 )
 
 
@@ -150,10 +149,3 @@ def test_content_ranges() -> None:
         with pytest.raises(ResponseInvalid):
             parse_content_range(bad)
 
-
-def test_unfilled_bytearrays_are_bytearrays_of_their_size() -> None:
-    for size in (0, 1, 4096, 1 << 20):
-        buffer = unfilled_bytearray(size)
-        assert type(buffer) is bytearray and len(buffer) == size
-        buffer[:] = b"z" * size
-        assert buffer.count(b"z") == size
