@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -90,22 +90,31 @@ def idle(pool: NodeConnections, address: str, name: str = NAME) -> int:
     return pool.idle_count(host, int(port), name)
 
 
+@contextlib.asynccontextmanager
+async def serving(certs: ClusterCerts, script: Script,
+                  **pool_options: Any) -> AsyncIterator[tuple[Node, str, NodeConnections]]:
+    """A fake node acting out ``script`` and a gateway pool for it: (the
+    node's record, its address, the pool), the pool closed at the end."""
+    node = Node()
+    async with fake_node(certs, scripted(node, script)) as address:
+        pool = NodeConnections(certs.gateway_context(), **pool_options)
+        try:
+            yield node, address, pool
+        finally:
+            await pool.close()
+
+
 def test_reads_reuse_one_pooled_connection(certs: ClusterCerts, run: Callable[..., Any]) -> None:
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, answer_all)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                for _ in range(3):
-                    answer = await fetch(pool, address)
-                    assert answer.head.status == 206 and answer.body == BODY
-                assert (pool.opened, node.connections, node.requests) == (1, 1, 3)
-                assert idle(pool, address) == 1
-                answers = await asyncio.gather(*(fetch(pool, address) for _ in range(4)))
-                assert all(a.body == BODY for a in answers)
-                assert pool.opened == 4 and idle(pool, address) == 4
-            finally:
-                await pool.close()
+        async with serving(certs, answer_all) as (node, address, pool):
+            for _ in range(3):
+                answer = await fetch(pool, address)
+                assert answer.head.status == 206 and answer.body == BODY
+            assert (pool.opened, node.connections, node.requests) == (1, 1, 3)
+            assert idle(pool, address) == 1
+            answers = await asyncio.gather(*(fetch(pool, address) for _ in range(4)))
+            assert all(a.body == BODY for a in answers)
+            assert pool.opened == 4 and idle(pool, address) == 4
 
     run(main())
 
@@ -118,15 +127,10 @@ def test_a_reused_connection_the_node_dropped_is_replaced_once(certs: ClusterCer
         return True
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, first_answers_once)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                assert (await fetch(pool, address)).body == BODY
-                assert (await fetch(pool, address)).body == BODY
-                assert (pool.opened, node.connections, node.requests) == (2, 2, 3)
-            finally:
-                await pool.close()
+        async with serving(certs, first_answers_once) as (node, address, pool):
+            assert (await fetch(pool, address)).body == BODY
+            assert (await fetch(pool, address)).body == BODY
+            assert (pool.opened, node.connections, node.requests) == (2, 2, 3)
 
     run(main())
 
@@ -136,16 +140,11 @@ def test_a_new_connection_that_fails_is_not_retried(certs: ClusterCerts, run: Ca
         return False
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, hang_up)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                async with asyncio.timeout(30):
-                    with pytest.raises(ConnectionError):
-                        await fetch(pool, address)
-                assert node.connections == 1 and idle(pool, address) == 0
-            finally:
-                await pool.close()
+        async with serving(certs, hang_up) as (node, address, pool):
+            async with asyncio.timeout(30):
+                with pytest.raises(ConnectionError):
+                    await fetch(pool, address)
+            assert node.connections == 1 and idle(pool, address) == 0
 
     run(main())
 
@@ -160,24 +159,18 @@ def test_an_answer_cut_midway_is_not_retried(certs: ClusterCerts, run: Callable[
         return True
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, cut_the_second)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
+        async with serving(certs, cut_the_second) as (node, address, pool):
+            await fetch(pool, address)
+            with pytest.raises(ConnectionError):
                 await fetch(pool, address)
-                with pytest.raises(ConnectionError):
-                    await fetch(pool, address)
-                assert (node.connections, node.requests) == (1, 2)
-                assert idle(pool, address) == 0
-            finally:
-                await pool.close()
+            assert (node.connections, node.requests) == (1, 2)
+            assert idle(pool, address) == 0
 
     run(main())
 
 
 def test_a_silent_node_times_out_and_its_connection_closes(certs: ClusterCerts, run: Callable[..., Any]) -> None:
     async def main() -> None:
-        node = Node()
         hung_up = asyncio.Event()
 
         async def silent(node: Node, conn: int, request: int, writer: asyncio.StreamWriter) -> bool:
@@ -187,16 +180,12 @@ def test_a_silent_node_times_out_and_its_connection_closes(certs: ClusterCerts, 
             hung_up.set()
             return False
 
-        async with fake_node(certs, scripted(node, silent)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                async with asyncio.timeout(30):
-                    with pytest.raises(TimeoutError):
-                        await fetch(pool, address, read_timeout=0.3)
-                    await hung_up.wait()
-                assert idle(pool, address) == 0
-            finally:
-                await pool.close()
+        async with serving(certs, silent) as (_, address, pool):
+            async with asyncio.timeout(30):
+                with pytest.raises(TimeoutError):
+                    await fetch(pool, address, read_timeout=0.3)
+                await hung_up.wait()
+            assert idle(pool, address) == 0
 
     run(main())
 
@@ -215,21 +204,15 @@ def test_a_slow_but_steady_answer_is_not_cut(certs: ClusterCerts, run: Callable[
         return True
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, trickle)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                answer = await fetch(pool, address, read_timeout=1.0)
-                assert bytes(answer.body) == body
-            finally:
-                await pool.close()
+        async with serving(certs, trickle) as (node, address, pool):
+            answer = await fetch(pool, address, read_timeout=1.0)
+            assert bytes(answer.body) == body
 
     run(main())
 
 
 def test_a_cancelled_read_closes_its_connection(certs: ClusterCerts, run: Callable[..., Any]) -> None:
     async def main() -> None:
-        node = Node()
         began = asyncio.Event()
         hung_up = asyncio.Event()
 
@@ -245,19 +228,15 @@ def test_a_cancelled_read_closes_its_connection(certs: ClusterCerts, run: Callab
                 hung_up.set()
             return False
 
-        async with fake_node(certs, scripted(node, half_then_stall)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                task = asyncio.ensure_future(fetch(pool, address))
-                await asyncio.wait_for(began.wait(), 30)
-                await asyncio.sleep(0.1)
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
-                assert idle(pool, address) == 0
-                await asyncio.wait_for(hung_up.wait(), 30)  # the gateway closed it
-            finally:
-                await pool.close()
+        async with serving(certs, half_then_stall) as (_, address, pool):
+            task = asyncio.ensure_future(fetch(pool, address))
+            await asyncio.wait_for(began.wait(), 30)
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert idle(pool, address) == 0
+            await asyncio.wait_for(hung_up.wait(), 30)  # the gateway closed it
 
     run(main())
 
@@ -268,16 +247,11 @@ def test_answers_that_end_the_connection_are_not_pooled(certs: ClusterCerts, run
         return True
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, close_after)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                assert (await fetch(pool, address)).body == BODY
-                assert idle(pool, address) == 0
-                assert (await fetch(pool, address)).body == BODY
-                assert pool.opened == 2
-            finally:
-                await pool.close()
+        async with serving(certs, close_after) as (node, address, pool):
+            assert (await fetch(pool, address)).body == BODY
+            assert idle(pool, address) == 0
+            assert (await fetch(pool, address)).body == BODY
+            assert pool.opened == 2
 
     run(main())
 
@@ -291,35 +265,25 @@ def test_bytes_nobody_asked_for_close_the_connection(certs: ClusterCerts, run: C
         return True
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, babble)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                assert (await fetch(pool, address)).body == BODY
-                for _ in range(100):
-                    if idle(pool, address) == 0:
-                        break
-                    await asyncio.sleep(0.05)
-                assert idle(pool, address) == 0
-                assert (await fetch(pool, address)).body == BODY
-                assert pool.opened == 2
-            finally:
-                await pool.close()
+        async with serving(certs, babble) as (node, address, pool):
+            assert (await fetch(pool, address)).body == BODY
+            for _ in range(100):
+                if idle(pool, address) == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert idle(pool, address) == 0
+            assert (await fetch(pool, address)).body == BODY
+            assert pool.opened == 2
 
     run(main())
 
 
 def test_a_node_holding_another_name_is_refused(certs: ClusterCerts, run: Callable[..., Any]) -> None:
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, answer_all)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                with pytest.raises(ssl.SSLCertVerificationError):
-                    await fetch(pool, address, name=node_server_name("node-b"))
-                assert node.requests == 0
-            finally:
-                await pool.close()
+        async with serving(certs, answer_all) as (node, address, pool):
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await fetch(pool, address, name=node_server_name("node-b"))
+            assert node.requests == 0
 
     run(main())
 
@@ -330,9 +294,7 @@ def test_closing_fails_reads_in_flight(certs: ClusterCerts, run: Callable[..., A
         return False
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, silent)) as address:
-            pool = NodeConnections(certs.gateway_context())
+        async with serving(certs, silent) as (node, address, pool):
             task = asyncio.ensure_future(fetch(pool, address))
             while node.requests == 0:
                 await asyncio.sleep(0.02)
@@ -345,16 +307,11 @@ def test_closing_fails_reads_in_flight(certs: ClusterCerts, run: Callable[..., A
 
 def test_connections_idle_past_the_keepalive_are_not_reused(certs: ClusterCerts, run: Callable[..., Any]) -> None:
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, answer_all)) as address:
-            pool = NodeConnections(certs.gateway_context(), keepalive_timeout=0.2)
-            try:
-                await fetch(pool, address)
-                await asyncio.sleep(0.4)
-                await fetch(pool, address)
-                assert pool.opened == 2 and node.connections == 2
-            finally:
-                await pool.close()
+        async with serving(certs, answer_all, keepalive_timeout=0.2) as (node, address, pool):
+            await fetch(pool, address)
+            await asyncio.sleep(0.4)
+            await fetch(pool, address)
+            assert pool.opened == 2 and node.connections == 2
 
     run(main())
 
@@ -368,15 +325,10 @@ def test_large_answers_arrive_intact(certs: ClusterCerts, run: Callable[..., Any
         return True
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, answer_big)) as address:
-            pool = NodeConnections(certs.gateway_context())
-            try:
-                for i in range(4):
-                    answer = await fetch(pool, address, limit=4 << 20)
-                    assert answer.body == bodies[i % 2]
-            finally:
-                await pool.close()
+        async with serving(certs, answer_big) as (node, address, pool):
+            for i in range(4):
+                answer = await fetch(pool, address, limit=4 << 20)
+                assert answer.body == bodies[i % 2]
 
     run(main())
 
@@ -389,9 +341,7 @@ def test_closing_stops_a_read_on_a_reused_connection(certs: ClusterCerts, run: C
         return True
 
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, answer_then_stall)) as address:
-            pool = NodeConnections(certs.gateway_context())
+        async with serving(certs, answer_then_stall) as (node, address, pool):
             await fetch(pool, address)
             task = asyncio.ensure_future(fetch(pool, address))
             while node.requests < 2:
@@ -406,23 +356,22 @@ def test_closing_stops_a_read_on_a_reused_connection(certs: ClusterCerts, run: C
     run(main())
 
 
-def test_reads_per_node_are_limited_and_idle_ones_capped(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+def test_reads_per_node_are_limited(certs: ClusterCerts, run: Callable[..., Any]) -> None:
     async def main() -> None:
-        node = Node()
-        async with fake_node(certs, scripted(node, answer_all)) as address:
-            pool = NodeConnections(certs.gateway_context(), limit_per_host=3)
-            try:
-                answers = await asyncio.gather(*(fetch(pool, address) for _ in range(12)))
-                assert all(a.body == BODY for a in answers)
-                assert pool.opened == 3 and node.connections == 3
-            finally:
-                await pool.close()
-            pool = NodeConnections(certs.gateway_context(), limit_per_host=IDLE_PER_NODE + 8)
-            try:
-                await asyncio.gather(*(fetch(pool, address) for _ in range(IDLE_PER_NODE + 8)))
-                assert pool.opened == IDLE_PER_NODE + 8
-                assert idle(pool, address) == IDLE_PER_NODE
-            finally:
-                await pool.close()
+        async with serving(certs, answer_all, limit_per_host=3) as (node, address, pool):
+            answers = await asyncio.gather(*(fetch(pool, address) for _ in range(12)))
+            assert all(a.body == BODY for a in answers)
+            assert pool.opened == 3 and node.connections == 3
+
+    run(main())
+
+
+def test_idle_connections_per_node_are_capped(certs: ClusterCerts, run: Callable[..., Any]) -> None:
+    async def main() -> None:
+        burst = IDLE_PER_NODE + 8
+        async with serving(certs, answer_all, limit_per_host=burst) as (_, address, pool):
+            await asyncio.gather(*(fetch(pool, address) for _ in range(burst)))
+            assert pool.opened == burst
+            assert idle(pool, address) == IDLE_PER_NODE
 
     run(main())
