@@ -53,7 +53,7 @@ class ResponseHead:
     """Whether the connection may carry another request after this answer."""
 
 
-def parse_response_head(raw: bytes | bytearray) -> ResponseHead:
+def parse_response_head(raw: bytes | bytearray | memoryview) -> ResponseHead:
     """Parse a head (up to and without the blank line ending it);
     ResponseInvalid unless it is an HTTP/1.x final answer with a single
     Content-Length and no Transfer-Encoding."""
