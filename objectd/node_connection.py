@@ -7,8 +7,8 @@ gateway's hottest path. A read is one HTTP/1.1 GET whose answer an
 :class:`asyncio.BufferedProtocol` receives through a
 :class:`~objectd.node_response.ResponseReceiver`: the TLS layer decrypts the
 body straight into the bytearray the data path then decodes from, where
-aiohttp's client made a bytes object per TLS record and joined them (half the
-gateway's CPU per byte read, measured).
+aiohttp's client made a bytes object per TLS record and joined them (a sixth
+of the cluster gateway's CPU per GiB read; see DESIGN-NOTES, *Speed*).
 
 Timeouts: establishing a connection (TCP and TLS together), and each wait for
 bytes of an answer (not the whole answer: a large range on a slow but live
