@@ -65,7 +65,7 @@ class FragmentStore(Protocol):
         so the store need not keep it in memory once it is durable."""
         ...
 
-    async def read(self, fragment_id: str, offset: int, length: int) -> bytes:
+    async def read(self, fragment_id: str, offset: int, length: int) -> bytes | bytearray:
         """Read ``length`` bytes at ``offset`` (fewer at the end of the file)."""
         ...
 
