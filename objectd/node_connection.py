@@ -48,8 +48,6 @@ class NodeConnection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self.requests = 0
-        """Requests started on this connection."""
         self._receiver: ResponseReceiver | None = None
         self._waiter: asyncio.Future[Answer] | None = None
         self._last_progress = 0.0
@@ -115,7 +113,6 @@ class NodeConnection(asyncio.BufferedProtocol):
         if not self.usable:
             raise ConnectionResetError("the connection is not usable")
         assert self.transport is not None
-        self.requests += 1
         self._receiver = receiver
         self._waiter = self._loop.create_future()
         self._read_timeout = read_timeout
